@@ -1,0 +1,48 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Every target bootstraps the venv.
+SHELL := /bin/bash
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+PY := .venv/bin/python
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export MLOPS_HOME ?= $(CURDIR)/.mlops
+
+.PHONY: venv demo test ui bench lint fmt clean
+
+$(UV):
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --extra dev
+	touch $@
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+venv: .venv/.synced $(DAGSTER_HOME)/dagster.yaml
+
+demo: venv
+	$(PY) -m mlops_assets.cli demo
+
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+ui: venv
+	.venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+# drain3 pins cachetools==4.2.1 (MLflow needs >=5): it is a bench-only comparison, installed without deps.
+bench: venv
+	$(UV) pip install --python $(PY) --quiet --no-deps "drain3==0.9.11" "jsonpickle>=3"
+	$(PY) bench/run.py $(BENCH)
+
+lint: venv
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+fmt: venv
+	.venv/bin/ruff check --fix .
+	.venv/bin/ruff format .
+
+clean:
+	rm -rf .venv .tools .dagster_home .mlops bench/results.json

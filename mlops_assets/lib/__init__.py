@@ -1,0 +1,1 @@
+"""Pure logic: parsing, templates, features, model, drift. Never imports dagster or defs/."""

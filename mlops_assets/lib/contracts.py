@@ -1,0 +1,187 @@
+"""Data contracts of the parsed tables (DESIGN.md section 3), shared by parsers, features and checks.
+
+One place owns column names and dtypes so that a parser, a feature builder and a schema check can
+never disagree silently. Timestamps are UTC ``datetime64[ns, UTC]`` columns named ``ts``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+TS = "datetime64[ns, UTC]"
+
+# column -> pandas dtype. Nullable extension dtypes keep "unknown" distinct from 0.
+GPU_SAMPLES: dict[str, str] = {
+    "ts": TS,
+    "host": "string",
+    "gpu_index": "Int16",
+    "gpu_uuid": "string",
+    "gpu_name": "string",
+    "temperature_c": "Float32",
+    "util_gpu_pct": "Float32",
+    "util_mem_pct": "Float32",
+    "mem_used_mib": "Float32",
+    "mem_total_mib": "Float32",
+    "power_w": "Float32",
+    "power_limit_w": "Float32",
+    "fan_pct": "Float32",
+    "sm_clock_mhz": "Float32",
+    "pstate": "string",
+    "throttle_reasons": "Int64",  # bitmask of clocks_throttle_reasons.active
+    "ecc_uncorrected": "Int64",
+}
+
+# Failures printed by nvidia-smi itself ("Unable to determine the device handle", "GPU has fallen
+# off the bus"): they are events, not bad lines.
+GPU_ERRORS: dict[str, str] = {
+    "ts": TS,
+    "host": "string",
+    "pci_bus": "string",
+    "message": "string",
+}
+
+JOURNAL_ENTRIES: dict[str, str] = {
+    "ts": TS,
+    "host": "string",
+    "unit": "string",
+    "identifier": "string",
+    "pid": "Int64",
+    "priority": "Int8",  # 0 emerg .. 7 debug
+    "message": "string",
+    "template_id": "string",
+    "boot_id": "string",
+    "cursor": "string",
+}
+
+KERNEL_EVENTS: dict[str, str] = {
+    "ts": TS,
+    "host": "string",
+    "kind": "string",  # xid | oom | hung_task | nvrm | other
+    "xid": "Int16",
+    "pci_bus": "string",
+    "pid": "Int64",
+    "message": "string",
+}
+
+DOCKER_LINES: dict[str, str] = {
+    "ts": TS,
+    "host": "string",
+    "container": "string",
+    "stream": "string",  # stdout | stderr
+    "message": "string",
+    "level": "string",  # debug|info|warning|error|critical|unknown
+    "template_id": "string",
+}
+
+DOCKER_EVENTS: dict[str, str] = {
+    "ts": TS,
+    "host": "string",
+    "container": "string",
+    "action": "string",  # die | oom | restart | kill | start | stop | health_status: unhealthy ...
+    "exit_code": "Int16",
+    "image": "string",
+}
+
+QUARANTINE: dict[str, str] = {
+    "ingested_at": TS,
+    "host": "string",
+    "source": "string",
+    "line_no": "Int64",
+    "reason": "string",
+    "raw": "string",  # truncated to QUARANTINE_RAW_MAX bytes
+}
+QUARANTINE_RAW_MAX = 4096
+
+SCORES: dict[str, str] = {
+    "host": "string",
+    "window_start": TS,
+    "score": "float64",
+    "is_anomaly": "bool",
+    "model_version": "string",
+    "top_features": "string",  # JSON list of {"feature", "value", "contribution"}
+}
+
+INCIDENTS: dict[str, str] = {
+    "incident_id": "string",
+    "host": "string",
+    "start": TS,
+    "end": TS,
+    "severity": "string",  # low | medium | high | critical
+    "max_score": "float64",
+    "windows": "Int64",
+    "sources": "string",  # ';'-joined
+    "evidence": "string",  # JSON
+    "summary": "string",  # JSON of the triage schema (issue 7)
+    "summary_kind": "string",  # llm | rules
+}
+
+TABLES: dict[str, dict[str, str]] = {
+    "gpu_samples": GPU_SAMPLES,
+    "gpu_errors": GPU_ERRORS,
+    "journal_entries": JOURNAL_ENTRIES,
+    "kernel_events": KERNEL_EVENTS,
+    "docker_lines": DOCKER_LINES,
+    "docker_events": DOCKER_EVENTS,
+    "quarantine": QUARANTINE,
+    "scores": SCORES,
+    "incidents": INCIDENTS,
+}
+
+
+def empty_frame(schema: dict[str, str]) -> pd.DataFrame:
+    """A zero-row frame with exactly the contract's columns and dtypes."""
+    return pd.DataFrame({col: pd.Series(dtype=dtype) for col, dtype in schema.items()})
+
+
+def conform(df: pd.DataFrame, schema: dict[str, str]) -> pd.DataFrame:
+    """Return ``df`` with exactly the contract's columns (missing ones null) in order and dtype."""
+    out = pd.DataFrame(index=df.index)
+    for col, dtype in schema.items():
+        if col in df.columns:
+            s = df[col]
+            if dtype == TS:
+                s = pd.to_datetime(s, utc=True, errors="coerce").astype(TS)
+            else:
+                s = s.astype(dtype)
+            out[col] = s
+        else:
+            out[col] = pd.Series(pd.NA if dtype != TS else pd.NaT, index=df.index, dtype=dtype)
+    return out.reset_index(drop=True)
+
+
+def schema_mismatches(df: pd.DataFrame, schema: dict[str, str]) -> list[str]:
+    """Human-readable differences between a frame and its contract (empty list = conforms)."""
+    problems = []
+    for col, dtype in schema.items():
+        if col not in df.columns:
+            problems.append(f"missing column {col!r} ({dtype})")
+        elif str(df[col].dtype) != dtype:
+            problems.append(f"column {col!r} is {df[col].dtype}, contract says {dtype}")
+    problems += [f"unexpected column {c!r}" for c in df.columns if c not in schema]
+    return problems
+
+
+@dataclass
+class ParseResult:
+    """What every parser returns: the typed table, the quarantined records, and what it assumed.
+
+    Invariant (tested): ``records_in == len(table) + len(quarantine) + skipped`` where ``skipped``
+    counts only structural non-records (blank lines, repeated CSV headers) and is reported.
+    """
+
+    kind: str
+    table: pd.DataFrame
+    quarantine: pd.DataFrame
+    records_in: int = 0
+    skipped: int = 0
+    events: pd.DataFrame | None = None  # side events, e.g. gpu_errors for nvidia-smi failures
+    notes: dict[str, Any] = field(default_factory=dict)  # e.g. {"year_inferred": 2026}
+
+    @property
+    def reasons(self) -> dict[str, int]:
+        if self.quarantine.empty:
+            return {}
+        return {str(k): int(v) for k, v in self.quarantine["reason"].value_counts().items()}

@@ -1,0 +1,1 @@
+"""Where raw logs come from: the LogSource interface and its implementations (directory, SSH)."""
