@@ -82,3 +82,10 @@ class LogSource(ABC):
         Raises a clear exception when the host cannot be read: a partition must fail, never be
         silently empty.
         """
+
+    def commit(self, host: str, start: datetime, end: datetime, bundle: RawBundle) -> None:
+        """Called only after ``bundle`` for [start, end) is durably written: advance cursors here.
+
+        Sources without incremental state (a directory of files) have nothing to advance.
+        """
+        return None

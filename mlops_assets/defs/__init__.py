@@ -1,0 +1,1 @@
+"""Thin Dagster layer, one package per domain; each exposes ``defs: dg.Definitions``."""
