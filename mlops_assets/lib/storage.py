@@ -138,3 +138,23 @@ def unsafe_key(name: str) -> str:
     if len(name) == 15 and name[10] == "-" and name[13:].isdigit():
         return f"{name[:13]}:{name[13:]}"
     return name
+
+
+def raw_table(source: str) -> str:
+    return f"raw_{source}"
+
+
+def write_raw_members(store: PartitionStore, source: str, host: str, key: str, members: dict[str, bytes]) -> str:
+    """Store one source's raw members for a partition as ONE file, so the swap is atomic."""
+    names = sorted(members)
+    df = pd.DataFrame({"member": names, "data": [members[n] for n in names]})
+    return store.write(raw_table(source), host, key, df)
+
+
+def read_raw_members(store: PartitionStore, source: str, host: str, key: str) -> dict[str, bytes]:
+    """The exact bytes collected for (source, host, window); raises if the partition was never written."""
+    path = store.path(raw_table(source), host, key)
+    if not exists(path):
+        raise FileNotFoundError(f"raw {source} for {host} {key} not found at {path}: materialize raw_{source} first")
+    df = read_parquet(path)
+    return {str(m): bytes(d) for m, d in zip(df["member"], df["data"], strict=True)}

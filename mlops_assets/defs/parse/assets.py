@@ -1,0 +1,128 @@
+"""parsed_* assets: raw bytes of a host-hour -> contract tables + quarantine, with quality checks.
+
+The checks are emitted by the asset's own step (check_specs) because they judge exactly the
+partition just parsed; the quarantine-rate check is blocking, so a flood of bad lines stops the
+downstream features/scoring of that run.
+"""
+
+
+import os
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import pandas as pd
+
+from mlops_assets.defs.ingest.assets import RAW_KEYS
+from mlops_assets.defs.partitions import host_hour_partitions, split_key, window_of
+from mlops_assets.defs.tags import stage_tags
+from mlops_assets.lib.contracts import schema_mismatches
+from mlops_assets.lib.parsing.bundle import SOURCE_TABLES, TABLE_SCHEMAS, parse_source
+from mlops_assets.lib.parsing.quality import timestamp_order_violations
+from mlops_assets.lib.storage import read_raw_members
+from mlops_assets.resources import StorageResource
+from mlops_assets.sources.base import SOURCES
+
+OWNERS = ["team:sre"]
+MAX_QUARANTINE_RATE = float(os.getenv("MLOPS_MAX_QUARANTINE_RATE", "0.01"))
+MAX_RAW_LAG_HOURS = float(os.getenv("MLOPS_MAX_RAW_LAG_HOURS", "3"))
+# Sources interleave writers (several GPUs, containers): allow this much backwards jitter.
+ORDER_TOLERANCE = {"gpu": "2s", "journal": "5s", "kernel": "5s", "docker_logs": "5s", "docker_events": "5s"}
+PARSED_KEYS = {source: dg.AssetKey(f"parsed_{source}") for source in SOURCES}
+
+
+def table_schema(df: pd.DataFrame) -> dg.TableSchema:
+    return dg.TableSchema(columns=[dg.TableColumn(str(c), str(t)) for c, t in df.dtypes.items()])
+
+
+def _check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
+    return [
+        dg.AssetCheckSpec("quarantine_rate", asset=key, blocking=True,
+                          description=f"Share of records quarantined stays <= {MAX_QUARANTINE_RATE:.1%} (blocking)."),
+        dg.AssetCheckSpec("column_schema", asset=key, description="Every table matches its data contract exactly."),
+        dg.AssetCheckSpec("timestamps_in_order", asset=key,
+                          description="Records do not go back in time beyond the source's tolerance."),
+        dg.AssetCheckSpec("raw_freshness", asset=key,
+                          description=f"The newest collected hour of this host is at most {MAX_RAW_LAG_HOURS:g} h old."),
+    ]
+
+
+def _newest_hour(store, source: str, host: str) -> datetime | None:
+    keys = store.keys(f"raw_{source}", host)
+    return max((window_of(k)[0] for k in keys), default=None)
+
+
+def build_parse_asset(source: str) -> dg.AssetsDefinition:
+    key = PARSED_KEYS[source]
+    main_table = SOURCE_TABLES[source][0]
+
+    @dg.asset(
+        key=key,
+        deps=[RAW_KEYS[source]],
+        partitions_def=host_hour_partitions,
+        group_name="parse",
+        kinds={"pandas", "parquet"},
+        owners=OWNERS,
+        description=f"Typed `{'`, `'.join(SOURCE_TABLES[source])}` table(s) parsed from raw_{source}; "
+        "lines that cannot be parsed go to the quarantine table with a reason.",
+        check_specs=_check_specs(key),
+        op_tags=stage_tags("parse"),
+    )
+    def _parse(context: dg.AssetExecutionContext, storage: StorageResource):
+        host, hour = split_key(context)
+        store = storage.store()
+        parsed = parse_source(source, read_raw_members(store, source, host, hour), host)
+        for table, df in parsed.tables.items():
+            store.write(table, host, hour, df)
+        store.write(f"quarantine_{source}", host, hour, parsed.quarantine)
+        main = parsed.tables[main_table]
+        reasons = parsed.quarantine["reason"].value_counts().to_dict() if len(parsed.quarantine) else {}
+
+        rate = parsed.quarantine_rate
+        checks: list[dg.AssetCheckResult] = []
+        checks.append(dg.AssetCheckResult(
+            check_name="quarantine_rate",
+            passed=rate <= MAX_QUARANTINE_RATE,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"rate": rate, "max_rate": MAX_QUARANTINE_RATE, "quarantined": len(parsed.quarantine),
+                      "rows": parsed.rows, "reasons": dg.MetadataValue.json({str(k): int(v) for k, v in reasons.items()})},
+        ))
+        problems = [f"{t}: {p}" for t, df in parsed.tables.items() for p in schema_mismatches(df, TABLE_SCHEMAS[t])]
+        checks.append(dg.AssetCheckResult(
+            check_name="column_schema", passed=not problems, severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"problems": dg.MetadataValue.json(problems)},
+        ))
+        tolerance = pd.Timedelta(ORDER_TOLERANCE[source])
+        group = "gpu_index" if source == "gpu" else ("container" if source == "docker_logs" else None)
+        series = [g["ts"] for _, g in main.groupby(group, dropna=False)] if group and len(main) else [main["ts"]]
+        violations = sum(timestamp_order_violations(s, tolerance) for s in series)
+        checks.append(dg.AssetCheckResult(
+            check_name="timestamps_in_order", passed=violations == 0, severity=dg.AssetCheckSeverity.WARN,
+            metadata={"violations": violations, "tolerance": str(tolerance)},
+        ))
+        newest = _newest_hour(store, source, host)
+        lag_h = (datetime.now(UTC) - (newest + timedelta(hours=1))).total_seconds() / 3600 if newest else None
+        checks.append(dg.AssetCheckResult(
+            check_name="raw_freshness", passed=lag_h is not None and lag_h <= MAX_RAW_LAG_HOURS,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"newest_hour": newest.isoformat() if newest else "none",
+                      "lag_hours": round(lag_h, 2) if lag_h is not None else -1.0, "max_lag_hours": MAX_RAW_LAG_HOURS},
+        ))
+        ts = main["ts"].dropna()
+        yield dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": len(main),
+                "dagster/column_schema": table_schema(main),
+                "quarantined": len(parsed.quarantine),
+                "quarantine_rate": rate,
+                "records_in": parsed.records_in,
+                "first_ts": ts.min().isoformat() if len(ts) else "none",
+                "last_ts": ts.max().isoformat() if len(ts) else "none",
+                **{f"rows/{t}": len(df) for t, df in parsed.tables.items()},
+            }
+        )
+        yield from checks
+
+    return _parse
+
+
+parse_assets = [build_parse_asset(source) for source in SOURCES]
