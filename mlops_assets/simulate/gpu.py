@@ -1,0 +1,141 @@
+"""GPU telemetry: workload arrays (T samples x G GPUs) -> physics-ish metrics -> nvidia-smi CSV.
+
+Everything is vectorised over the whole simulated period so that 2 hosts x 8 GPUs x 24 h at 10 s
+render in well under a second. Faults change the *workload* arrays (fan state, power limit,
+missing GPUs, ECC counters) and the same physics then produces their consequences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mlops_assets.simulate import formats as fmt
+from mlops_assets.simulate.host import NS, HostLog
+
+# clocks_event_reasons bits (nvmlClocksEventReasons)
+GPU_IDLE = 0x1
+SW_POWER_CAP = 0x4
+SW_THERMAL = 0x20
+HW_THERMAL = 0x40
+
+AMBIENT_C = 29.0
+TAU_S = 90.0  # thermal time constant of a loaded board
+
+
+@dataclass
+class Workload:
+    """What the GPUs of one host are asked to do, plus the hardware state faults change."""
+
+    t_ns: np.ndarray  # (T,) sample times
+    load: np.ndarray  # (T,) inference request intensity 0..1
+    util: np.ndarray  # (T, G) requested utilisation 0..100 (0 = idle)
+    mem: np.ndarray  # (T, G) MiB in use
+    vllm_gpus: list[int]
+    vllm_down: np.ndarray  # (T,) inference server not serving (restart, crash, fault)
+    power_limit: np.ndarray  # (T, G) W
+    fan_failed: np.ndarray  # (T, G) bool
+    missing: np.ndarray  # (T, G) bool: GPU fell off the bus, absent from the sample
+    ecc: np.ndarray  # (T, G) volatile uncorrected ECC counter
+    error_lines: dict[int, list[str]] = field(default_factory=dict)  # sample -> nvidia-smi errors
+
+    def mask(self, start_ns: int, end_ns: int) -> np.ndarray:
+        """Boolean (T,) mask of samples inside [start_ns, end_ns)."""
+        return (self.t_ns >= start_ns) & (self.t_ns < end_ns)
+
+
+def new_workload(host: HostLog, load: np.ndarray, t_ns: np.ndarray) -> Workload:
+    """An all-idle workload with default hardware state; normal.py and faults.py fill it in."""
+    T, G = len(t_ns), host.gpus
+    return Workload(
+        t_ns=t_ns,
+        load=load,
+        util=np.zeros((T, G)),
+        mem=np.zeros((T, G)),
+        vllm_gpus=list(range(max(1, G // 2))),
+        vllm_down=np.zeros(T, dtype=bool),
+        power_limit=np.full((T, G), host.model.power_limit_w),
+        fan_failed=np.zeros((T, G), dtype=bool),
+        missing=np.zeros((T, G), dtype=bool),
+        ecc=np.zeros((T, G), dtype=np.int64),
+    )
+
+
+def _ema(target: np.ndarray, dt_s: float, start: np.ndarray) -> np.ndarray:
+    """First-order lag (heat capacity) along time: temperature follows power with delay."""
+    alpha = 1.0 - np.exp(-dt_s / TAU_S)
+    out = np.empty_like(target)
+    cur = start.astype(float)
+    for i in range(target.shape[0]):
+        cur = cur + alpha * (target[i] - cur)
+        out[i] = cur
+    return out
+
+
+def render_csv(host: HostLog, wl: Workload) -> str:
+    """The whole `nvidia-smi --query-gpu=... --format=csv,nounits -l N` output of the host."""
+    m, rng = host.model, host.rng
+    T, G = wl.util.shape
+    dt_s = float(np.median(np.diff(wl.t_ns))) / NS if T > 1 else 10.0
+    util = np.clip(wl.util + rng.normal(0, 2.5, (T, G)) * (wl.util > 0), 0, 100)
+    busy = util >= 1.0
+    p_max = m.power_limit_w * 0.965
+    power = m.idle_power_w + rng.normal(0, 1.2, (T, G)) + (p_max - m.idle_power_w) * (util / 100) ** 0.85
+    power += rng.normal(0, m.power_limit_w * 0.02, (T, G)) * busy
+    clock = np.where(busy, m.max_sm_mhz - rng.integers(0, 4, (T, G)) * 15, m.idle_sm_mhz).astype(float)
+    reasons = np.where(busy, 0, GPU_IDLE).astype(np.int64)
+
+    capped = power > wl.power_limit
+    clock = np.where(capped, clock * np.clip(wl.power_limit / power, 0.3, 1.0) ** 0.8, clock)
+    power = np.where(capped, wl.power_limit - np.abs(rng.normal(0, 1.5, (T, G))), power)
+    reasons |= np.where(capped, SW_POWER_CAP, 0)
+
+    # heat: fan-cooled boards shed heat through their fan; a dead fan raises the rise by ~60 %
+    k = 45.0 / m.power_limit_w
+    target = AMBIENT_C + k * power * np.where(wl.fan_failed, 1.6, 1.0)
+    temp = _ema(target, dt_s, target[0]) + rng.normal(0, 0.4, (T, G))
+    sw_th, hw_th = temp >= 87.0, temp >= 92.0
+    reasons |= np.where(sw_th, SW_THERMAL, 0) | np.where(hw_th, HW_THERMAL, 0)
+    slow = np.clip(1.0 - (temp - 85.0) * 0.07, 0.4, 1.0)
+    clock = np.where(sw_th & busy, clock * slow, clock)
+    power = np.where(sw_th & busy, power * slow**1.3, power)
+    temp = np.minimum(temp, 104.0)
+
+    util_mem = np.clip(util * 0.38 + rng.normal(0, 1.5, (T, G)) * busy, 0, 100)
+    mem = np.clip(wl.mem + rng.normal(0, 6, (T, G)) * (wl.mem > 100), 0, m.mem_total_mib)
+    fan = np.clip(30 + (temp - 45.0) * 1.7 + rng.normal(0, 0.5, (T, G)), 30, 100)
+    fan = np.where(wl.fan_failed, 0, fan)
+    pstate = np.where(busy, m.busy_pstate, m.idle_pstate)
+
+    ts = fmt.smi_timestamps(wl.t_ns)
+    static = [f"{g}, {host.uuids[g]}, {m.name}, {host.pci[g]}" for g in range(G)]
+    cols = zip(
+        np.rint(temp).astype(int).tolist(),
+        np.rint(util).astype(int).tolist(),
+        np.rint(util_mem).astype(int).tolist(),
+        np.rint(mem).astype(int).tolist(),
+        np.round(power, 2).tolist(),
+        wl.power_limit.tolist(),
+        np.rint(fan).astype(int).tolist(),
+        np.rint(clock).astype(int).tolist(),
+        pstate.tolist(),
+        reasons.tolist(),
+        wl.ecc.tolist(),
+        wl.missing.tolist(),
+        strict=True,
+    )
+    out = [fmt.NVIDIA_SMI_HEADER]
+    mtot = m.mem_total_mib
+    for i, (te, ut, um, me, pw, pl, fa, ck, ps, rs, ec, miss) in enumerate(cols):
+        stamp = ts[i]
+        for g in range(G):
+            if miss[g]:
+                continue
+            fan_s = str(fa[g]) if m.has_fan else fmt.NVIDIA_SMI_NA
+            out.append(
+                f"{stamp}, {static[g]}, {te[g]}, {ut[g]}, {um[g]}, {me[g]}, {mtot}, {pw[g]:.2f}, "
+                f"{pl[g]:.2f}, {fan_s}, {ck[g]}, {ps[g]}, 0x{rs[g]:016x}, {ec[g]}"
+            )
+        out.extend(wl.error_lines.get(i, ()))
+    return "\n".join(out) + "\n"
