@@ -72,6 +72,10 @@ def daemon_noise(host: HostLog) -> None:
         pid = 1523
         host.journal(ns, "nvidia-persistenced", "Socket closed, restarting RPC listener", priority=4, unit="nvidia-persistenced.service", pid=pid)
         host.journal(ns + 80_000_000, "nvidia-persistenced", "Local RPC services initialized", unit="nvidia-persistenced.service", pid=pid)
+    for ns in poisson_times(host, 0.5):  # tqdm progress bar with \r: journald stores MESSAGE as bytes
+        n = int(rng.integers(1, 31))
+        host.journal(ns, "python3", f"Syncing shards: {100 * n // 30}%|{'#' * (n // 3):<10}| {n}/30\r", unit="model-sync.service",
+                     pid=host.next_pid(), transport="stdout", uid=1003)
     for ns in poisson_times(host, 0.03):
         host.journal(ns, "python3", None, priority=6, unit="model-sync.service", pid=host.next_pid(), transport="stdout")
     for ns in poisson_times(host, 0.04):
