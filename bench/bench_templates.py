@@ -49,26 +49,64 @@ def _generators(r: random.Random) -> list[Callable[[], str]]:
     """Journal/docker-like templates, each with several variable fields (ground truth = list index)."""
     ip = lambda: f"10.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}"  # noqa: E731
     return [
-        lambda: f"Accepted publickey for {r.choice(USERS)} from {ip()} port {r.randint(1024, 65535)} ssh2: RSA SHA256:{r.getrandbits(64):x}",
-        lambda: f"Failed password for invalid user {r.choice(USERS)}x from {ip()} port {r.randint(1024, 65535)} ssh2",
-        lambda: f"Started {r.choice(UNITS)}.service - Session {r.randint(1, 99999)} of User {r.choice(USERS)}.",
-        lambda: f"{r.choice(UNITS)}.service: Main process exited, code=exited, status={r.randint(1, 255)}/FAILURE",
-        lambda: f"{r.choice(UNITS)}.service: Scheduled restart job, restart counter is at {r.randint(1, 50)}.",
-        lambda: f"pam_unix(sshd:session): session opened for user {r.choice(USERS)}(uid={r.randint(0, 2000)}) by (uid=0)",
-        lambda: f"GET /api/v1/jobs/{r.randint(1, 10**6)} HTTP/1.1 {r.choice([200, 201, 404, 500])} {r.randint(10, 99999)} {r.random() * 900:.3f}ms",
-        lambda: f"POST /v2/models/{r.choice(CONTAINERS)}/infer HTTP/1.1 200 {r.randint(10, 99999)} latency={r.random():.4f}s",
-        lambda: f"container {r.getrandbits(48):012x} ({r.choice(CONTAINERS)}) exited with code {r.randint(0, 137)} after {r.randint(1, 3600)}s",
-        lambda: f"level={r.choice(LEVELS).lower()} ts={time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(r.randint(1_700_000_000, 1_800_000_000)))}Z msg=\"step done\" step={r.randint(1, 10**6)} loss={r.random() * 4:.5f} lr={r.random() / 1000:.2e}",
-        lambda: f"[{r.choice(LEVELS)}] worker-{r.randint(0, 63)} rss={r.randint(1, 99999)}MiB gpu={r.randint(0, 7)} util={r.randint(0, 100)}%",
-        lambda: f"NVRM: Xid (PCI:0000:{r.randint(0, 255):02x}:00): {r.choice([13, 31, 43, 48, 79, 119])}, pid={r.randint(100, 99999)}, name={r.choice(CONTAINERS)}, Ch {r.randint(0, 255):08x}",
-        lambda: f"Out of memory: Killed process {r.randint(100, 99999)} ({r.choice(CONTAINERS)}) total-vm:{r.randint(10**5, 10**8)}kB, anon-rss:{r.randint(10**5, 10**8)}kB, file-rss:0kB",
-        lambda: f"loaded checkpoint /data/ckpt/run-{uuid.UUID(int=r.getrandbits(128))}/epoch_{r.randint(0, 99)}.pt in {r.random() * 60:.2f} s",
+        lambda: (
+            f"Accepted publickey for {r.choice(USERS)} from {ip()} port {r.randint(1024, 65535)} ssh2: RSA SHA256:{r.getrandbits(64):x}"
+        ),
+        lambda: (
+            f"Failed password for invalid user {r.choice(USERS)}x from {ip()} port {r.randint(1024, 65535)} ssh2"
+        ),
+        lambda: (
+            f"Started {r.choice(UNITS)}.service - Session {r.randint(1, 99999)} of User {r.choice(USERS)}."
+        ),
+        lambda: (
+            f"{r.choice(UNITS)}.service: Main process exited, code=exited, status={r.randint(1, 255)}/FAILURE"
+        ),
+        lambda: (
+            f"{r.choice(UNITS)}.service: Scheduled restart job, restart counter is at {r.randint(1, 50)}."
+        ),
+        lambda: (
+            f"pam_unix(sshd:session): session opened for user {r.choice(USERS)}(uid={r.randint(0, 2000)}) by (uid=0)"
+        ),
+        lambda: (
+            f"GET /api/v1/jobs/{r.randint(1, 10**6)} HTTP/1.1 {r.choice([200, 201, 404, 500])} {r.randint(10, 99999)} {r.random() * 900:.3f}ms"
+        ),
+        lambda: (
+            f"POST /v2/models/{r.choice(CONTAINERS)}/infer HTTP/1.1 200 {r.randint(10, 99999)} latency={r.random():.4f}s"
+        ),
+        lambda: (
+            f"container {r.getrandbits(48):012x} ({r.choice(CONTAINERS)}) exited with code {r.randint(0, 137)} after {r.randint(1, 3600)}s"
+        ),
+        lambda: (
+            f'level={r.choice(LEVELS).lower()} ts={time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(r.randint(1_700_000_000, 1_800_000_000)))}Z msg="step done" step={r.randint(1, 10**6)} loss={r.random() * 4:.5f} lr={r.random() / 1000:.2e}'
+        ),
+        lambda: (
+            f"[{r.choice(LEVELS)}] worker-{r.randint(0, 63)} rss={r.randint(1, 99999)}MiB gpu={r.randint(0, 7)} util={r.randint(0, 100)}%"
+        ),
+        lambda: (
+            f"NVRM: Xid (PCI:0000:{r.randint(0, 255):02x}:00): {r.choice([13, 31, 43, 48, 79, 119])}, pid={r.randint(100, 99999)}, name={r.choice(CONTAINERS)}, Ch {r.randint(0, 255):08x}"
+        ),
+        lambda: (
+            f"Out of memory: Killed process {r.randint(100, 99999)} ({r.choice(CONTAINERS)}) total-vm:{r.randint(10**5, 10**8)}kB, anon-rss:{r.randint(10**5, 10**8)}kB, file-rss:0kB"
+        ),
+        lambda: (
+            f"loaded checkpoint /data/ckpt/run-{uuid.UUID(int=r.getrandbits(128))}/epoch_{r.randint(0, 99)}.pt in {r.random() * 60:.2f} s"
+        ),
         lambda: f"Connection reset by {ip()} port {r.randint(1024, 65535)} [preauth]",
-        lambda: f"docker0: port {r.randint(1, 16)}(veth{r.getrandbits(28):07x}) entered {r.choice(['blocking', 'forwarding', 'disabled'])} state",
-        lambda: f"health check of {r.choice(CONTAINERS)} failed: context deadline exceeded after {r.randint(1, 30)}s (attempt {r.randint(1, 5)}/5)",
-        lambda: f"Reached target {r.choice(['Multi-User System', 'Graphical Interface', 'Network', 'Timers'])}.",
-        lambda: f"python3[{r.randint(100, 99999)}]: epoch {r.randint(0, 500)} batch {r.randint(0, 10**4)}/{10**4} throughput {r.random() * 5000:.1f} samples/s",
-        lambda: f"CRON[{r.randint(100, 99999)}]: ({r.choice(USERS)}) CMD (/usr/local/bin/rotate --keep {r.randint(1, 30)})",
+        lambda: (
+            f"docker0: port {r.randint(1, 16)}(veth{r.getrandbits(28):07x}) entered {r.choice(['blocking', 'forwarding', 'disabled'])} state"
+        ),
+        lambda: (
+            f"health check of {r.choice(CONTAINERS)} failed: context deadline exceeded after {r.randint(1, 30)}s (attempt {r.randint(1, 5)}/5)"
+        ),
+        lambda: (
+            f"Reached target {r.choice(['Multi-User System', 'Graphical Interface', 'Network', 'Timers'])}."
+        ),
+        lambda: (
+            f"python3[{r.randint(100, 99999)}]: epoch {r.randint(0, 500)} batch {r.randint(0, 10**4)}/{10**4} throughput {r.random() * 5000:.1f} samples/s"
+        ),
+        lambda: (
+            f"CRON[{r.randint(100, 99999)}]: ({r.choice(USERS)}) CMD (/usr/local/bin/rotate --keep {r.randint(1, 30)})"
+        ),
     ]
 
 
@@ -137,8 +175,24 @@ def bench_throughput() -> list[dict]:
         "true_templates": len(set(truth)),
     }
     return [
-        record("templates_fit_1M", len(messages), fit_s, "messages/s", len(subset) / d3_s, ">= 500k messages/s", **common),
-        record("templates_match_1M", len(messages), match_s, "messages/s", len(subset) / d3_match_s, ">= 500k messages/s", **common),
+        record(
+            "templates_fit_1M",
+            len(messages),
+            fit_s,
+            "messages/s",
+            len(subset) / d3_s,
+            ">= 500k messages/s",
+            **common,
+        ),
+        record(
+            "templates_match_1M",
+            len(messages),
+            match_s,
+            "messages/s",
+            len(subset) / d3_match_s,
+            ">= 500k messages/s",
+            **common,
+        ),
     ]
 
 
@@ -148,7 +202,9 @@ def bench_loghub() -> list[dict]:
         raise RuntimeError(f"{base} is missing: set MLOPS_REALDATA to the realdata folder")
     records = []
     for ds in DATASETS:
-        frame = pd.read_csv(base / ds / f"{ds}_2k.log_structured_corrected.csv", dtype=str, keep_default_na=False)
+        frame = pd.read_csv(
+            base / ds / f"{ds}_2k.log_structured_corrected.csv", dtype=str, keep_default_na=False
+        )
         contents = frame["Content"].tolist()
         t0 = time.perf_counter()
         ids = TemplateMiner().fit_match(contents)
@@ -160,9 +216,16 @@ def bench_loghub() -> list[dict]:
         doc_acc = grouping_accuracy(frame["EventId"], doc_ids)
         records.append(
             record(
-                f"templates_accuracy_{ds}", len(contents), ours_s, "messages/s", len(contents) / d3_s,
-                ">= drain3 accuracy", accuracy=round(acc, 4), baseline_accuracy=round(base_acc, 4),
-                baseline_accuracy_docs_config=round(doc_acc, 4), meets_target=bool(acc >= max(base_acc, doc_acc)),
+                f"templates_accuracy_{ds}",
+                len(contents),
+                ours_s,
+                "messages/s",
+                len(contents) / d3_s,
+                ">= drain3 accuracy",
+                accuracy=round(acc, 4),
+                baseline_accuracy=round(base_acc, 4),
+                baseline_accuracy_docs_config=round(doc_acc, 4),
+                meets_target=bool(acc >= max(base_acc, doc_acc)),
             )
         )
     return records

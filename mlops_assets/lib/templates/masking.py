@@ -42,7 +42,9 @@ def _as_string_array(messages: Sequence[object] | pd.Series | np.ndarray | pa.Ar
         try:
             arr = pa.array(messages, type=pa.string(), from_pandas=True)
         except (pa.ArrowInvalid, pa.ArrowTypeError):
-            coerced = [None if m is None or (isinstance(m, float) and m != m) else _to_text(m) for m in messages]
+            coerced = [
+                None if m is None or (isinstance(m, float) and m != m) else _to_text(m) for m in messages
+            ]
             arr = pa.array(coerced, type=pa.string())
     return pc.fill_null(arr, "") if arr.null_count else arr
 
@@ -59,7 +61,9 @@ def mask_array(messages: Sequence[object] | pd.Series | np.ndarray | pa.Array) -
     return pc.replace_substring_regex(arr, pattern=MASK_PATTERN, replacement=WILDCARD)
 
 
-def distinct_masked(messages: Sequence[object] | pd.Series | np.ndarray | pa.Array) -> tuple[list[str], np.ndarray]:
+def distinct_masked(
+    messages: Sequence[object] | pd.Series | np.ndarray | pa.Array,
+) -> tuple[list[str], np.ndarray]:
     """Distinct masked strings in first-appearance order and, per message, the index into them.
 
     First-appearance order makes clustering (and therefore template ids) deterministic for a given

@@ -56,7 +56,9 @@ class TemplateMiner:
     more often real template words ("Failed password" vs "Failed none") than parameters.
     """
 
-    def __init__(self, sim_threshold: float = 0.7, max_templates: int = 2000, max_cache: int = 200_000) -> None:
+    def __init__(
+        self, sim_threshold: float = 0.7, max_templates: int = 2000, max_cache: int = 200_000
+    ) -> None:
         if not 0.0 < sim_threshold <= 1.0:
             raise ValueError(f"sim_threshold must be in (0, 1], got {sim_threshold}")
         if max_templates < 1:
