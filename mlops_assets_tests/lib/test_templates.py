@@ -150,6 +150,9 @@ def test_template_cap_maps_new_shapes_to_overflow() -> None:
     frame = miner.templates_frame()
     assert frame.iloc[-1]["template_id"] == OVERFLOW_ID and frame.iloc[-1]["count"] == 3
     assert int(frame["count"].sum()) == 6
+    state = miner.to_json()
+    assert list(miner.match(["solo", "a b c", "never seen before"])) == [OVERFLOW_ID, ids[0], None]
+    assert miner.to_json() == state
 
 
 def test_grouping_accuracy_follows_zhu_et_al() -> None:

@@ -97,7 +97,8 @@ class TemplateMiner:
 
         A message fits when it was seen in ``fit`` or when ``fit`` would put it into an existing cluster
         (same length and first token, similarity >= threshold); anything that would open a new cluster
-        is None - a "new template" signal downstream.
+        is None - a "new template" signal downstream. Strings that ``fit`` sent to the overflow bucket
+        keep ``OVERFLOW_ID``.
         """
         distinct, indices = distinct_masked(messages)
         ids = np.empty(len(distinct), dtype=object)
