@@ -1,0 +1,119 @@
+"""Turning Dagster events (failed check, failed run, new incident) into channel-neutral alerts.
+
+Check alerts carry the rule-based hypothesis (instant, deterministic) rather than an LLM call: a
+sensor tick must stay well inside the daemon's time limit. Incident alerts reuse the triage that
+``incident_triage`` already computed (LLM or rules).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from mlops_assets.defs.notify.check_history import CheckOutcome
+from mlops_assets.lib.triage import rules_triage
+from mlops_assets.notify.channels import Alert
+from mlops_assets.notify.resources import NotifierResource
+
+MAX_METADATA_LINES = 8
+
+
+def check_alert(o: CheckOutcome, notifier: NotifierResource) -> Alert:
+    check = o.check_key.to_user_string()
+    where = f" [{o.partition}]" if o.partition else ""
+    evidence: dict[str, Any] = {"check": check, "description": o.description or "", **o.metadata}
+    top = rules_triage(evidence, subject=check).hypotheses[0]
+    lines = [o.description or "check did not pass"]
+    lines += [f"{k}: {v[:200]}" for k, v in list(o.metadata.items())[:MAX_METADATA_LINES]]
+    lines.append(f"Likely cause: {top.cause} -> {top.immediate_actions[0]}")
+    return Alert(
+        key=f"check:{check}:{o.record_id}",
+        kind="check_failed",
+        title=f"Check failed: {check}{where}",
+        text="\n".join(lines),
+        severity="error" if o.severity == "ERROR" else "warning",
+        url=notifier.run_url(o.run_id),
+        fields={
+            "asset": o.check_key.asset_key.to_user_string(),
+            "check": o.check_key.name,
+            "partition": o.partition or "-",
+            "severity": o.severity,
+            "blocking": str(o.blocking).lower(),
+            "run_id": o.run_id,
+        },
+    )
+
+
+def run_failure_alert(context: dg.RunFailureSensorContext, notifier: NotifierResource) -> Alert:
+    run = context.dagster_run
+    records = context.instance.get_records_for_run(
+        run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, limit=1000
+    ).records
+    failed_checks = []
+    for r in records:
+        ev = r.event_log_entry.dagster_event
+        if ev is not None and not ev.asset_check_evaluation_data.passed:
+            data = ev.asset_check_evaluation_data
+            failed_checks.append(f"{data.asset_key.to_user_string()}:{data.check_name} ({data.severity.value})")
+    message = context.failure_event.message or "run failed"
+    lines = [message.splitlines()[0][:500]]
+    if failed_checks:
+        lines.append("Failed checks: " + ", ".join(failed_checks[:20]))
+    partition = run.tags.get("dagster/partition")
+    return Alert(
+        key=f"run:{run.run_id}",
+        kind="run_failed",
+        title=f"Run failed: {run.job_name}" + (f" [{partition}]" if partition else ""),
+        text="\n".join(lines),
+        severity="error",
+        url=notifier.run_url(run.run_id),
+        fields={"job": run.job_name, "run_id": run.run_id, "failed_checks": str(len(failed_checks))},
+    )
+
+
+def _summary_text(summary: Any) -> tuple[str, str]:
+    """(one-paragraph summary, top hypothesis + first action) from the summary JSON column."""
+    try:
+        data = json.loads(summary) if isinstance(summary, str) else {}
+    except ValueError:
+        return f"unreadable summary: {str(summary)[:200]}", ""
+    hyps = data.get("hypotheses") or []
+    top = ""
+    if hyps:
+        h = hyps[0]
+        actions = h.get("immediate_actions") or []
+        top = f"Top hypothesis ({float(h.get('likelihood', 0)):.2f}): {h.get('cause')}" + (
+            f"\nFirst action: {actions[0]}" if actions else ""
+        )
+    return str(data.get("summary") or ""), top
+
+
+def incident_alerts(table: pd.DataFrame, run_id: str, notifier: NotifierResource) -> list[Alert]:
+    alerts = []
+    for row in table.to_dict("records"):
+        summary, top = _summary_text(row.get("summary"))
+        severity = str(row.get("severity") or "high").lower()
+        incident_id = str(row["incident_id"])
+        alerts.append(
+            Alert(
+                key=f"incident:{incident_id}",
+                kind="incident",
+                title=f"[{severity}] Incident {incident_id} on {row.get('host')}",
+                text="\n".join(x for x in (summary, top) if x),
+                severity=severity,
+                url=notifier.run_url(run_id),
+                fields={
+                    "incident_id": incident_id,
+                    "host": str(row.get("host")),
+                    "start": str(row.get("start")),
+                    "end": str(row.get("end")),
+                    "max_score": f"{float(row.get('max_score') or 0):.3f}",
+                    "sources": str(row.get("sources") or ""),
+                    "summary_kind": str(row.get("summary_kind") or ""),
+                },
+            )
+        )
+    return alerts
