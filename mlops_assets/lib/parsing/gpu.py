@@ -1,0 +1,305 @@
+"""nvidia-smi ``--query-gpu`` CSV -> gpu_samples (+ gpu_errors events for nvidia-smi failures).
+
+Fast path: lines that are not samples (headers, blank lines, failure messages) are rare, so they are
+found with one regex over the bytes and cut out; the remaining sample lines of each header segment
+go through pyarrow's CSV reader as strings and are converted column-wise (units stripped, ``[N/A]``
+-> null). Column mapping is driven by the header, so custom field orders/subsets and headers with
+units (``utilization.gpu [%]``) work. A file without any header is read in GPU_QUERY_FIELDS order
+when its rows have exactly that many fields (``--format=csv,noheader``).
+
+Timestamps like ``2026/11/23 14:00:05.123`` carry no zone: they are the host's local time and are
+read as UTC (stated in ``notes["timezone"]``); ISO timestamps with a zone are converted to UTC.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from bisect import bisect_right
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from mlops_assets.lib.contracts import GPU_ERRORS, ParseResult, conform, empty_frame
+from mlops_assets.lib.parsing.gpu_values import column_values, normalise_pci, parse_timestamps
+from mlops_assets.lib.parsing.records import Quarantine, build_result
+from mlops_assets.sources.base import GPU_QUERY_FIELDS
+
+# normalised header name -> gpu_samples column (first matching header column wins)
+FIELD_ALIASES: dict[str, str] = {
+    "timestamp": "ts",
+    "index": "gpu_index",
+    "gpu_index": "gpu_index",
+    "gpu": "gpu_index",
+    "uuid": "gpu_uuid",
+    "gpu_uuid": "gpu_uuid",
+    "name": "gpu_name",
+    "gpu_name": "gpu_name",
+    "temperature.gpu": "temperature_c",
+    "temperature_c": "temperature_c",
+    "utilization.gpu": "util_gpu_pct",
+    "utilization_gpu_percent": "util_gpu_pct",
+    "utilization.memory": "util_mem_pct",
+    "utilization_memory_percent": "util_mem_pct",
+    "memory.used": "mem_used_mib",
+    "memory.total": "mem_total_mib",
+    "power.draw": "power_w",
+    "power_w": "power_w",
+    "power.limit": "power_limit_w",
+    "enforced.power.limit": "power_limit_w",
+    "fan.speed": "fan_pct",
+    "clocks.sm": "sm_clock_mhz",
+    "clocks.current.sm": "sm_clock_mhz",
+    "pstate": "pstate",
+    "clocks_throttle_reasons.active": "throttle_reasons",
+    "clocks_event_reasons.active": "throttle_reasons",
+    "ecc.errors.uncorrected.volatile.total": "ecc_uncorrected",
+}
+
+FAILURE_RE = re.compile(
+    r"Unable to determine the device handle|fallen off the bus|No devices were found|"
+    r"NVIDIA-SMI has failed|Failed to initialize NVML|GPU is lost|Unknown Error"
+)
+_NOT_A_SAMPLE_START = re.compile(rb"\n(?=[^0-9])")
+
+
+def _special_lines(data: bytes) -> list[tuple[int, int]]:
+    """(start, end) byte ranges of lines that do not start with a digit: headers, failures, blanks.
+
+    Samples start with a timestamp or an index, so in a normal file only headers are returned;
+    one regex over the bytes finds them without a Python-level loop over 700k lines.
+    """
+    starts = [m.start() + 1 for m in _NOT_A_SAMPLE_START.finditer(data)]
+    if data and not data[:1].isdigit():
+        starts.insert(0, 0)
+    if starts and starts[-1] == len(data):
+        starts.pop()  # the "line" after the final newline does not exist
+    out = []
+    for start in starts:
+        end = data.find(b"\n", start)
+        out.append((start, len(data) if end < 0 else end))
+    return out
+
+
+def normalise_header_name(name: str) -> str:
+    """``utilization.gpu [%]`` -> ``utilization.gpu``; ``Temperature_C`` -> ``temperature_c``."""
+    return re.sub(r"\s*\[[^\]]*\]\s*$", "", name.strip()).strip().lower()
+
+
+def header_mapping(fields: list[str]) -> dict[int, str] | None:
+    """Column position -> contract column, or None when ``fields`` is not a query-gpu header."""
+    mapping: dict[int, str] = {}
+    for pos, name in enumerate(fields):
+        col = FIELD_ALIASES.get(normalise_header_name(name))
+        if col is not None and col not in mapping.values():
+            mapping[pos] = col
+    return mapping if len(mapping) >= 2 and "ts" in mapping.values() else None
+
+
+def _split(line: str) -> list[str]:
+    return [f.strip() for f in line.split(",")]
+
+
+class _Segment:
+    """Sample lines under one header: their text and original 1-based line numbers."""
+
+    def __init__(self, header: list[str] | None, mapping: dict[int, str] | None) -> None:
+        self.header = header
+        self.mapping = mapping
+        self.pieces: list[bytes] = []
+        self.line_nos: list[int] = []  # original line number of each kept line, in order
+
+    def add(self, piece: bytes, line_no: int) -> None:
+        self.pieces.append(piece)
+        self.line_nos.append(line_no)
+
+
+def parse_gpu_csv(data: bytes, host: str) -> ParseResult:
+    """Parse ``nvidia-smi --query-gpu=... --format=csv[,nounits]`` output of one host."""
+    quarantine = Quarantine(host, "gpu")
+    notes: dict[str, Any] = {"timezone": "timestamps without zone read as UTC (nvidia-smi prints local time)"}
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if b"\x00" in data:
+        notes["nul_bytes"] = data.count(b"\x00")
+        data = data.replace(b"\x00", b"")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        data = data.decode("utf-16", errors="replace").encode("utf-8")
+        notes["encoding"] = "utf-16"
+    segments, errors, skipped, counts, records_in = _segment(data, quarantine)
+    notes.update({k: v for k, v in counts.items() if v})
+    unterminated = records_in if data and not data.endswith(b"\n") else None
+    frames = [
+        f for f in (_parse_segment(s, quarantine, notes, unterminated) for s in segments) if f is not None
+    ]
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    last_ts = _last_ts_before(table, errors)
+    events = _errors_frame(errors, host, last_ts)
+    return build_result(
+        "gpu",
+        "gpu_samples",
+        table.assign(host=host) if len(table) else table,
+        quarantine,
+        records_in,
+        skipped + len(errors),
+        events=events,
+        notes=notes,
+    )
+
+
+def _segment(data: bytes, quarantine: Quarantine):
+    """Cut special lines out; return header segments, failure lines, skipped count, records_in."""
+    total_lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+    segments: list[_Segment] = []
+    errors: list[tuple[int, str]] = []
+    counts = {"repeated_headers": 0, "header_changes": 0, "blank_lines": 0}
+    skipped = 0
+    current = _Segment(None, None)
+    segments.append(current)
+    line_starts_seen = 0  # line number of `pos`
+    pos = 0
+    for start, end in _special_lines(data):
+        chunk = data[pos:start]
+        if chunk:
+            current.add(chunk, line_starts_seen + 1)
+        line_starts_seen += chunk.count(b"\n")
+        line_no = line_starts_seen + 1
+        text = data[start:end].rstrip(b"\r").decode("utf-8", errors="replace")
+        pos = end + 1  # past the newline
+        line_starts_seen += 1
+        fields = _split(text)
+        if not text.strip():
+            skipped += 1
+            counts["blank_lines"] += 1
+        elif current.header is not None and fields == current.header:
+            skipped += 1
+            counts["repeated_headers"] += 1
+        elif (mapping := header_mapping(fields)) is not None:
+            skipped += 1
+            if current.header is not None:
+                counts["header_changes"] += 1
+            current = _Segment(fields, mapping)
+            segments.append(current)
+        elif text.lstrip()[:1].isdigit():  # a sample indented by whitespace: still a sample
+            current.add(data[start : end + 1], line_no)
+        elif FAILURE_RE.search(text):
+            errors.append((line_no, text))
+        else:
+            quarantine.add(line_no, "not_a_sample", text)
+    tail = data[pos:]
+    if tail:
+        current.add(tail, line_starts_seen + 1)
+    return segments, errors, skipped, counts, total_lines
+
+
+def _read_strings(buf: bytes, n_columns: int) -> tuple[pa.Table, list[tuple[int, str]]]:
+    """All-string CSV read; rows with a wrong field count are returned as (1-based line, text).
+
+    Threaded reading is faster but numbers invalid rows as None, so a file with invalid rows is
+    read again single-threaded to get their line numbers (rare: truncated last row).
+    """
+    names = [f"c{i}" for i in range(n_columns)]
+    for threads in (True, False):
+        bad: list[tuple[int, str]] = []
+
+        def on_invalid(row: Any, bad: list[tuple[int, str]] = bad) -> str:
+            bad.append((row.number, row.text))
+            return "skip"
+
+        table = pacsv.read_csv(
+            io.BytesIO(buf),
+            read_options=pacsv.ReadOptions(column_names=names, use_threads=threads, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(quote_char=False, invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        if not bad:
+            break
+    return table, bad
+
+
+def _parse_segment(
+    seg: _Segment, quarantine: Quarantine, notes: dict[str, Any], unterminated_line: int | None
+) -> pd.DataFrame | None:
+    """Read one segment's sample lines with pyarrow and convert them to contract columns."""
+    if not seg.pieces:
+        return None
+    buf = b"".join(p if p.endswith(b"\n") else p + b"\n" for p in seg.pieces)
+    starts = seg.line_nos  # first original line of each piece; pieces hold consecutive lines
+    piece_lines = [p.count(b"\n") + (0 if p.endswith(b"\n") else 1) for p in seg.pieces]
+    offsets = [0]
+    for n in piece_lines:
+        offsets.append(offsets[-1] + n)
+
+    def original_line(k: int) -> int:  # k: 1-based line in buf
+        i = bisect_right(offsets, k - 1) - 1
+        return starts[i] + (k - 1 - offsets[i])
+
+    header, mapping = seg.header, seg.mapping
+    first_fields = _split(buf[: buf.find(b"\n")].decode("utf-8", errors="replace"))
+    if header is None:
+        if len(first_fields) != len(GPU_QUERY_FIELDS):
+            for k, text in enumerate(buf.split(b"\n")[: offsets[-1]], start=1):
+                quarantine.add(original_line(k), "no_header", text.rstrip(b"\r"))
+            return None
+        header = list(GPU_QUERY_FIELDS)
+        mapping = header_mapping(header)
+        notes["assumed_header"] = "GPU_QUERY_FIELDS (file has no header)"
+    assert mapping is not None
+    table, bad = _read_strings(buf, len(header))
+    last_line = offsets[-1]
+    for k, text in bad:
+        truncated = original_line(k) == unterminated_line
+        quarantine.add(original_line(k), "truncated_row" if truncated else "field_count", text)
+    kept = np.arange(1, last_line + 1)
+    if bad:
+        kept = kept[~np.isin(kept, np.array([k for k, _ in bad]))]
+    piece = np.searchsorted(np.array(offsets), kept - 1, side="right") - 1
+    kept_line_nos = np.array(starts)[piece] + (kept - 1 - np.array(offsets)[piece])
+    out: dict[str, Any] = {}
+    for pos, col in mapping.items():
+        out[col] = column_values(col, table.column(pos), notes)
+    df = pd.DataFrame(out)
+    df["line_no"] = kept_line_nos
+    ts_raw = table.column([p for p, c in mapping.items() if c == "ts"][0])
+    df["ts"] = parse_timestamps(ts_raw)
+    bad_ts = df["ts"].isna().to_numpy()
+    if bad_ts.any():
+        raw = ts_raw.to_pylist()
+        for i in bad_ts.nonzero()[0]:
+            quarantine.add(int(kept_line_nos[i]), "bad_timestamp", _line(buf, int(kept[i])) or str(raw[i]))
+        df = df[~bad_ts].reset_index(drop=True)
+    return df
+
+
+def _line(buf: bytes, k: int) -> str:
+    """Text of the k-th (1-based) line of ``buf`` (only used for the rare quarantined rows)."""
+    lines = buf.split(b"\n", k)
+    return lines[k - 1].decode("utf-8", errors="replace") if len(lines) >= k else ""
+
+
+def _last_ts_before(table: pd.DataFrame, errors: list[tuple[int, str]]) -> list[pd.Timestamp | None]:
+    """Per failure line: ts of the last sample line above it in the file (None when none)."""
+    if table.empty or not errors:
+        return [None] * len(errors)
+    order = table.sort_values("line_no", kind="stable")
+    line_nos = order["line_no"].to_numpy()
+    idx = np.searchsorted(line_nos, np.array([n for n, _ in errors]), side="left") - 1
+    ts = order["ts"]
+    return [ts.iloc[i] if i >= 0 else None for i in idx]
+
+
+def _errors_frame(errors: list[tuple[int, str]], host: str, last_ts: list[Any]) -> pd.DataFrame:
+    if not errors:
+        return empty_frame(GPU_ERRORS)
+    rows = [
+        {"ts": ts, "host": host, "pci_bus": normalise_pci(text), "message": text}
+        for (_, text), ts in zip(errors, last_ts, strict=True)
+    ]
+    return conform(pd.DataFrame(rows), GPU_ERRORS)

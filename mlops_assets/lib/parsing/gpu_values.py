@@ -1,0 +1,125 @@
+"""Column-wise value conversion for nvidia-smi output (CSV strings or XML texts).
+
+Vectorised with pyarrow.compute so 700k rows convert in well under a second: units are stripped
+(``45 %``, ``1024 MiB``, ``250.00 W``, ``1410 MHz``), bracketed states (``[N/A]``,
+``[Not Supported]``, ``[GPU is lost]``) and ``N/A`` become null, throttle bitmasks in hex become int.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from mlops_assets.lib.contracts import GPU_SAMPLES
+
+_NUMBER = r"^-?[0-9]+(\.[0-9]+)?$"
+_UNIT_SUFFIX = r"\s*(%|MiB|MB|GiB|W|MHz|C|°C)$"
+_PCI_RE = re.compile(r"(?:PCI:)?([0-9A-Fa-f]{4,8}):([0-9A-Fa-f]{2}):([0-9A-Fa-f]{2})(?:\.[0-9A-Fa-f])?")
+
+
+def normalise_pci(text: str) -> str | None:
+    """First PCI address in ``text`` as ``dddd:bb:dd`` lowercase (the form of kernel Xid lines).
+
+    nvidia-smi prints ``00000000:3B:00.0``; NVRM prints ``PCI:0000:3b:00``: one form joins both.
+    """
+    m = _PCI_RE.search(text)
+    if m is None:
+        return None
+    return f"{m.group(1)[-4:]}:{m.group(2)}:{m.group(3)}".lower()
+
+
+def _clean(col: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Trim, strip a unit suffix, null out anything that is not a plain number."""
+    s = pc.utf8_trim_whitespace(col)
+    s = pc.replace_substring_regex(s, _UNIT_SUFFIX, "")
+    ok = pc.match_substring_regex(s, _NUMBER)
+    return pc.if_else(ok, s, pa.scalar(None, pa.string()))
+
+
+def _count_unparseable(col: Any, cleaned: Any, notes: dict[str, Any]) -> None:
+    """Values that were neither numbers nor a documented null marker are counted, never hidden."""
+    trimmed = pc.utf8_trim_whitespace(col)
+    marker = pc.or_(
+        pc.match_substring_regex(trimmed, r"^\[.*\]$"), pc.match_substring_regex(trimmed, r"^(N/A|)$")
+    )
+    odd = pc.and_(pc.is_null(cleaned), pc.invert(pc.fill_null(marker, True)))
+    n = pc.sum(pc.cast(pc.fill_null(odd, False), pa.int64())).as_py() or 0
+    if n:
+        notes["unparseable_values"] = notes.get("unparseable_values", 0) + n
+
+
+def column_values(col_name: str, col: pa.ChunkedArray | pa.Array, notes: dict[str, Any]) -> pd.Series:
+    """Convert one raw string column to its gpu_samples dtype (``ts`` handled by parse_timestamps)."""
+    dtype = GPU_SAMPLES.get(col_name, "string")
+    if col_name == "ts":
+        return pd.Series(col.to_pylist(), dtype="string")
+    if col_name == "throttle_reasons":
+        return _hex_ints(col, notes)
+    if dtype == "string":
+        s = pc.utf8_trim_whitespace(col)
+        null = pc.or_(pc.match_substring_regex(s, r"^\[.*\]$"), pc.match_substring_regex(s, r"^(N/A|)$"))
+        s = pc.if_else(null, pa.scalar(None, pa.string()), s)
+        if col_name == "pci_bus":
+            return pd.Series([normalise_pci(v) if v else None for v in s.to_pylist()], dtype="string")
+        return pd.Series(s.to_pandas(), dtype="string")
+    try:  # nounits output without null markers: one C cast, no regex
+        values = pc.cast(pc.utf8_trim_whitespace(col), pa.float64()).to_numpy(zero_copy_only=False)
+    except pa.ArrowInvalid:
+        cleaned = _clean(col)
+        _count_unparseable(col, cleaned, notes)
+        values = pc.cast(cleaned, pa.float64()).to_numpy(zero_copy_only=False)
+    return numeric_series(values, dtype)
+
+
+def numeric_series(values: np.ndarray, dtype: str) -> pd.Series:
+    """float64 with NaN for null -> nullable ``dtype`` (non-integral values become null for Int*)."""
+    mask = np.isnan(values)
+    if dtype.startswith("Int"):
+        mask |= values != np.floor(np.where(mask, 0.0, values))
+        ints = np.where(mask, 0, values).astype(dtype.lower())
+        return pd.Series(pd.arrays.IntegerArray(ints, mask))
+    return pd.Series(pd.arrays.FloatingArray(values.astype(dtype.lower()), mask))
+
+
+def _hex_ints(col: Any, notes: dict[str, Any]) -> pd.Series:
+    """``0x0000000000000004`` (or decimal) -> Int64; few distinct values, so convert uniques only."""
+    s = pc.utf8_trim_whitespace(col)
+    encoded = (
+        pc.dictionary_encode(s).combine_chunks()
+        if isinstance(s, pa.ChunkedArray)
+        else pc.dictionary_encode(s)
+    )
+    lookup: list[int | None] = []
+    odd = 0
+    for v in encoded.dictionary.to_pylist():
+        try:
+            lookup.append(int(v, 16) if v.lower().startswith("0x") else int(v))
+        except (ValueError, AttributeError):
+            lookup.append(None)
+            odd += 0 if (v is None or v.startswith("[") or v in ("N/A", "")) else 1
+    if odd:
+        notes["unparseable_values"] = notes.get("unparseable_values", 0) + odd
+    idx = encoded.indices.to_numpy(zero_copy_only=False)
+    table = pd.array(lookup + [None], dtype="Int64")
+    idx = np.where(pd.isna(idx), len(lookup), idx).astype(np.int64)
+    return pd.Series(table[idx])
+
+
+_TS_FORMATS = ("%Y/%m/%d %H:%M:%S.%f", "%Y/%m/%d %H:%M:%S")
+
+
+def parse_timestamps(col: pa.ChunkedArray | pa.Array) -> pd.Series:
+    """nvidia-smi's ``2026/11/23 14:00:05.123`` (read as UTC) or ISO 8601 with/without zone -> UTC."""
+    raw = pd.Series(pc.utf8_trim_whitespace(col).to_pandas(), dtype=object)
+    out = pd.to_datetime(raw, format=_TS_FORMATS[0], errors="coerce", utc=True)
+    for fmt in (_TS_FORMATS[1], "ISO8601"):
+        missing = out.isna() & raw.notna()
+        if not missing.any():
+            break
+        out[missing] = pd.to_datetime(raw[missing], format=fmt, errors="coerce", utc=True)
+    return out.astype("datetime64[ns, UTC]")
