@@ -62,7 +62,12 @@ _PATTERNS: list[tuple[str, re.Pattern[str], str | Callable[[re.Match[str]], str]
 ]
 
 _IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])")
-_IPV6 = re.compile(r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{1,4}(?![0-9A-Fa-f:])")
+# Full 8-group or "::"-compressed forms only: plain "12:34:56" times and PCI ids must not match.
+_H = r"[0-9A-Fa-f]{1,4}"
+_IPV6 = re.compile(
+    rf"(?<![0-9A-Fa-f:])(?:(?:{_H}:){{7}}{_H}|(?:{_H}:){{1,7}}:(?:{_H}(?::{_H}){{0,6}})?|::(?:{_H}:){{0,6}}{_H})"
+    r"(?![0-9A-Fa-f:])"
+)
 # FQDN-like names (at least one dot, alphabetic TLD). Bare short host names are left alone: they are
 # indistinguishable from ordinary words.
 _HOSTNAME = re.compile(

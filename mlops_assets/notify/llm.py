@@ -47,12 +47,27 @@ def resolve_api_key(explicit: str | None) -> str | None:
     return None
 
 
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """httpx errors of whichever HTTP stack google-genai uses (3.x prefers the httpx2 fork when present)."""
+    classes: list[type[BaseException]] = [httpx.HTTPError, OSError, TimeoutError]
+    try:
+        import httpx2
+
+        classes.append(httpx2.HTTPError)
+    except ImportError:
+        log.debug("httpx2 not installed; google-genai uses httpx")
+    return tuple(classes)
+
+
+_TRANSPORT_ERRORS = _transport_errors()
+
+
 def _retryable(exc: BaseException) -> bool:
     from google.genai import errors
 
     if isinstance(exc, errors.APIError):
         return exc.code in (408, 429) or (isinstance(exc.code, int) and exc.code >= 500)
-    return isinstance(exc, httpx.TimeoutException | httpx.TransportError | TimeoutError | ConnectionError)
+    return isinstance(exc, _TRANSPORT_ERRORS)
 
 
 def generate_triage(prompt: str, s: LlmSettings, api_key: str) -> Triage:
@@ -73,7 +88,7 @@ def generate_triage(prompt: str, s: LlmSettings, api_key: str) -> Triage:
     for attempt in range(1, s.max_attempts + 1):
         try:
             resp = client.models.generate_content(model=s.model, contents=prompt, config=config)
-        except (errors.APIError, httpx.HTTPError, OSError, ValueError) as e:
+        except (errors.APIError, *_TRANSPORT_ERRORS, ValueError) as e:
             last = e
             retry = _retryable(e)
             log.warning("gemini attempt %d/%d failed (%s): %s", attempt, s.max_attempts, type(e).__name__, e)
