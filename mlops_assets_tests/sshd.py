@@ -18,6 +18,8 @@ import yaml
 
 SSHD = Path("/usr/sbin/sshd")
 FAKEBIN = Path(__file__).resolve().parent / "sources" / "fakebin"
+# The only real tools on the remote PATH (besides the fakes): what the collector's commands use.
+SYSTEM_TOOLS = ("awk", "stat", "tail", "date", "id", "cat", "sleep", "true", "uname", "head", "wc")
 
 
 def free_port() -> int:
@@ -59,13 +61,18 @@ class LocalSshd:
         if self.bin.exists():
             shutil.rmtree(self.bin)
         shutil.copytree(FAKEBIN, self.bin, ignore=shutil.ignore_patterns("__pycache__"))
+        for tool in SYSTEM_TOOLS:  # a host's own docker/nvidia-smi must never leak into the tests
+            real = shutil.which(tool, path="/usr/local/bin:/usr/bin:/bin")
+            if real is None:
+                raise RuntimeError(f"{tool} is not installed on this machine")
+            (self.bin / tool).symlink_to(real)
         if not self.host_key.exists():
             keygen(self.host_key, "test-host-key")
             keygen(self.user_key, "test-user-key")
         shutil.copy(f"{self.user_key}.pub", self.dir / "authorized_keys")
         host_pub = Path(f"{self.host_key}.pub").read_text().split()
         self.known_hosts.write_text(f"[127.0.0.1]:{self.port} {host_pub[0]} {host_pub[1]}\n")
-        path = f"{self.bin}:/usr/local/bin:/usr/bin:/bin"
+        path = str(self.bin)
         (self.dir / "sshd_config").write_text(
             f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {self.host_key}\n"
             f"PidFile {self.dir / 'sshd.pid'}\nAuthorizedKeysFile {self.dir / 'authorized_keys'}\n"
@@ -165,3 +172,27 @@ def _listens_or_serves(pid: int, port: int) -> bool:
             if f[1].endswith(hexport) and f[9] in socks:
                 return True
     return False
+
+
+SIM_HOST = "gpu-node-01"
+
+
+def simulate_host(out: Path, hours: float = 6, gpus: int = 2, seed: int = 7) -> Path:
+    """One simulated host (every fault kind once) under ``out``; returns ``out`` (the raw root)."""
+    from mlops_assets.simulate import simulate
+
+    simulate(out, hosts=1, gpus=gpus, hours=hours, seed=seed)
+    return out
+
+
+def start_or_skip(workdir: Path, host_dir: Path, port: int | None = None) -> LocalSshd:
+    """Start a LocalSshd, or skip the calling test with the reason when sshd cannot run here."""
+    import pytest
+
+    reason = sshd_unavailable()
+    if reason:
+        pytest.skip(reason)
+    try:
+        return LocalSshd(workdir, host_dir, port=port).start()
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"cannot start a local sshd: {exc}")

@@ -17,7 +17,7 @@ from mlops_assets.sources.base import GPU_QUERY_FIELDS
 
 CONTAINER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")  # docker's own rule for names
 UNIT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:_.@\\-]{0,255}$")  # systemd unit names
-CURSOR_RE = re.compile(r"^[A-Za-z0-9=;_-]{1,512}$")  # s=<hex>;i=<hex>;b=<hex>;m=<hex>;t=<hex>;x=<hex>
+CURSOR_RE = re.compile(r"^[A-Za-z][A-Za-z0-9=;_-]{0,511}$")  # s=<hex>;i=<hex>;b=<hex>;m=<hex>;t=<hex>;x=<hex>
 PATH_RE = re.compile(r"^/[A-Za-z0-9._/-]{1,511}$")
 
 

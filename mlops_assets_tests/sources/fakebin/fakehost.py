@@ -1,7 +1,8 @@
 """Shared logic of the fake remote tools: replay a simulator host folder like the real tools would.
 
 Environment (set by the test sshd's SetEnv): FAKE_HOST_DIR = <sim root>/<host>, FAKE_CONTROL = a
-folder whose files switch on failure modes (hang_<tool>, huge_<tool>, docker_denied, journal_no_group).
+folder whose files switch on failure modes (hang_<tool>, huge_<tool>, slow_<tool>, docker_denied,
+journal_no_group).
 """
 
 from __future__ import annotations
@@ -31,7 +32,15 @@ def control(tool: str) -> None:
         sys.exit(0)
 
 
-def out(data: bytes) -> None:
+def out(data: bytes, tool: str = "") -> None:
+    """Write ``data``; with CONTROL/slow_<tool>, stall half-way (marking CONTROL/started_<tool>)."""
+    if tool and (CONTROL / f"slow_{tool}").exists():
+        half = len(data) // 2
+        sys.stdout.buffer.write(data[:half])
+        sys.stdout.buffer.flush()
+        (CONTROL / f"started_{tool}").touch()
+        time.sleep(60)
+        data = data[half:]
     sys.stdout.buffer.write(data)
     sys.stdout.buffer.flush()
 
