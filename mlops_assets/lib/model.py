@@ -1,0 +1,267 @@
+"""Train / score / threshold / explain the window anomaly detector.
+
+Model: ``log1p`` on count-like columns -> median imputation -> robust scaling -> IsolationForest,
+over the numeric window features plus a top-K template-count pivot (and "other"/"new" buckets).
+
+Score: the IsolationForest anomaly score (``-score_samples``, ~0.5 for ordinary windows, -> 1 for
+isolated ones) combined with a robust deviation term, ``max(if_score, deviation_score)``. The
+deviation term exists because IsolationForest cannot split on a column that was constant in
+training (no Xid ever seen -> the column is useless to the trees) and dilutes one extreme column
+among ~100; ``deviation_score = 1 - 0.5 * exp(-max_z / z_scale)`` maps the largest upward robust
+z-score of the window's EVENT COUNT columns (log1p, vs. the training median, scale =
+max(IQR/1.349, floor)) onto the same 0.5..1 range. Continuous telemetry is left to the forest: it
+swings both ways in normal operation. Explanations use the robust z of every column.
+
+Threshold: the training period is unlabelled and may contain faults, so it is calibrated on ALARM
+GROUPS (consecutive anomalous windows of a host merged): the lowest threshold whose alarm groups on
+the training data stay within ``train_alarm_budget_per_host_day``. That budget therefore covers
+true faults as well as false alarms; the held-out evaluation measures false alarms alone.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import IsolationForest
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import RobustScaler
+
+from mlops_assets.lib.features import FEATURE_BY_NAME, FEATURE_NAMES
+
+TPL_PREFIX = "tpl__"
+TPL_OTHER = "tpl_other"  # known templates outside the model's vocabulary
+TPL_NEW = "tpl_new"  # messages no known template matches
+SCORE_CHUNK = 16_384
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    n_estimators: int = 100
+    max_samples: int = 512
+    max_features: float = 1.0
+    top_k_templates: int = 40
+    train_alarm_budget_per_host_day: float = 8.0
+    z_scale: float = 6.0  # robust z at which the deviation score reaches 1 - 0.5/e ~ 0.82
+    count_scale_floor: float = 0.5  # log1p units: 0 -> 1 event is z ~ 1.4
+    random_state: int = 0
+    window_minutes: float = 1.0
+
+
+@dataclass
+class TrainedModel:
+    pipeline: Pipeline
+    columns: list[str]  # serving/training schema: numeric features + template columns, in order
+    vocabulary: list[str]  # template ids with their own column
+    dropped: list[str]  # zero-variance columns excluded from the forest (kept for the deviation term)
+    forest_columns: list[str]
+    median: np.ndarray  # per column (transformed space) for the deviation term / explanations
+    scale: np.ndarray
+    threshold: float
+    params: ModelParams
+    training: dict[str, Any] = field(default_factory=dict)
+
+    def signature_columns(self) -> list[str]:
+        return list(self.columns)
+
+
+def is_count_column(name: str) -> bool:
+    return name.startswith("tpl") or FEATURE_BY_NAME.get(name) is not None and FEATURE_BY_NAME[name].unit == "count"
+
+
+def choose_vocabulary(template_counts: pd.DataFrame, k: int) -> list[str]:
+    """Top-k template ids by the number of windows they appear in (ties: id order, deterministic)."""
+    if template_counts.empty:
+        return []
+    tc = template_counts.dropna(subset=["template_id"])
+    windows = tc.groupby("template_id", sort=True).size().sort_values(ascending=False, kind="stable")
+    return [str(t) for t in windows.index[:k]]
+
+
+def wide_frame(features: pd.DataFrame, template_counts: pd.DataFrame, vocabulary: list[str]) -> pd.DataFrame:
+    """Features + one column per vocabulary template + other/new buckets, aligned to ``features`` rows."""
+    wide = features.reset_index(drop=True).copy()
+    n = len(wide)
+    tpl = np.zeros((n, len(vocabulary) + 2))
+    if n and not template_counts.empty:
+        rows = pd.MultiIndex.from_arrays([wide["host"].astype("string"), pd.to_datetime(wide["window_start"], utc=True)])
+        keys = pd.MultiIndex.from_arrays([template_counts["host"].astype("string"),
+                                          pd.to_datetime(template_counts["window_start"], utc=True)])
+        pos = rows.get_indexer(keys)
+        col_of = {t: i for i, t in enumerate(vocabulary)}
+        tid = template_counts["template_id"]
+        col = np.where(tid.isna().to_numpy(), len(vocabulary) + 1,
+                       tid.astype("string").fillna("").map(lambda t: col_of.get(t, len(vocabulary))).to_numpy(dtype="int64"))
+        ok = pos >= 0
+        np.add.at(tpl, (pos[ok], col[ok]), template_counts["count"].to_numpy(dtype="float64")[ok])
+    names = [TPL_PREFIX + t for t in vocabulary] + [TPL_OTHER, TPL_NEW]
+    return pd.concat([wide, pd.DataFrame(tpl, columns=names)], axis=1)
+
+
+def _transform(x: np.ndarray, columns: list[str]) -> np.ndarray:
+    """log1p on count columns so a burst of 300 lines is not 300x more anomalous than one line."""
+    x = np.array(x, dtype="float64", copy=True)
+    counts = np.array([is_count_column(c) for c in columns])
+    if counts.any():
+        x[:, counts] = np.log1p(np.clip(x[:, counts], 0, None))
+    return x
+
+
+def matrix(wide: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Design matrix in ``columns`` order (missing template columns are 0, missing features NaN)."""
+    cols = []
+    for c in columns:
+        if c in wide.columns:
+            cols.append(pd.to_numeric(wide[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan))
+        else:
+            cols.append(np.zeros(len(wide)) if c.startswith("tpl") else np.full(len(wide), np.nan))
+    x = np.column_stack(cols) if cols else np.zeros((len(wide), 0))
+    return _transform(x, columns)
+
+
+def _robust_center_scale(x: np.ndarray, columns: list[str], floor: float) -> tuple[np.ndarray, np.ndarray]:
+    with np.errstate(all="ignore"):
+        med = np.nanmedian(x, axis=0)
+        iqr = np.nanpercentile(x, 75, axis=0) - np.nanpercentile(x, 25, axis=0)
+        std = np.nanstd(x, axis=0)
+    med = np.where(np.isnan(med), 0.0, med)
+    counts = np.array([is_count_column(c) for c in columns])
+    # continuous floor: a small share of the typical magnitude, so a flat-but-nonzero series is not infinitely tight
+    cont_floor = np.maximum(0.05 * np.abs(med), np.nan_to_num(0.25 * std, nan=0.0)) + 1e-6
+    scale = np.maximum(np.nan_to_num(iqr / 1.349, nan=0.0), np.where(counts, floor, cont_floor))
+    return med, scale
+
+
+def robust_z(x: np.ndarray, model: TrainedModel) -> np.ndarray:
+    z = (x - model.median) / model.scale
+    return np.where(np.isnan(z), 0.0, z)
+
+
+def _forest_scores(pipeline: Pipeline, x: np.ndarray) -> np.ndarray:
+    """-score_samples, chunked over 2 threads (score_samples ignores n_jobs; trees release the GIL)."""
+    if len(x) <= SCORE_CHUNK:
+        return -pipeline.score_samples(x)
+    chunks = [x[i : i + SCORE_CHUNK] for i in range(0, len(x), SCORE_CHUNK)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return -np.concatenate(list(pool.map(pipeline.score_samples, chunks)))
+
+
+def raw_scores(model: TrainedModel, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(combined score, robust z matrix) for a transformed design matrix in ``model.columns`` order."""
+    forest_idx = [model.columns.index(c) for c in model.forest_columns]
+    s_if = _forest_scores(model.pipeline, x[:, forest_idx]) if len(x) else np.zeros(0)
+    z = robust_z(x, model)
+    counts = np.array([is_count_column(c) for c in model.columns], dtype=bool)
+    # one-sided, event counts only: continuous telemetry swings both ways in normal operation (idle
+    # boards, load ramps) and is the forest's job; a burst of events nobody saw in training is not
+    max_z = np.clip(z[:, counts], 0, None).max(axis=1) if counts.any() else np.zeros(len(x))
+    s_dev = 1.0 - 0.5 * np.exp(-max_z / model.params.z_scale)
+    return np.maximum(s_if, s_dev), z
+
+
+def alarm_groups(hosts: np.ndarray, anomalous: np.ndarray) -> int:
+    """Number of runs of consecutive anomalous windows per host (rows sorted by host, time)."""
+    if not len(anomalous):
+        return 0
+    new_host = np.r_[True, hosts[1:] != hosts[:-1]]
+    starts = anomalous & (new_host | ~np.r_[False, anomalous[:-1]])
+    return int(starts.sum())
+
+
+def calibrate_threshold(scores: np.ndarray, hosts: np.ndarray, budget_groups: float) -> float:
+    """Lowest threshold whose alarm groups stay within ``budget_groups`` (scan from the top down)."""
+    candidates = np.unique(np.quantile(scores, np.linspace(0.80, 1.0, 401)))[::-1]
+    chosen = float(candidates[0]) + 1e-9
+    for t in candidates:
+        if alarm_groups(hosts, scores >= t) > budget_groups:
+            break
+        chosen = float(t)
+    return chosen
+
+
+def train(features: pd.DataFrame, template_counts: pd.DataFrame, params: ModelParams | None = None) -> TrainedModel:
+    """Fit the detector on unlabelled windows of one or more hosts; see the module docstring."""
+    params = params or ModelParams()
+    if features.empty:
+        raise ValueError("no feature windows to train on: materialize window_features for the training range first")
+    features = features.sort_values(["host", "window_start"], kind="stable", ignore_index=True)
+    vocabulary = choose_vocabulary(template_counts, params.top_k_templates)
+    wide = wide_frame(features, template_counts, vocabulary)
+    columns = list(FEATURE_NAMES) + [TPL_PREFIX + t for t in vocabulary] + [TPL_OTHER, TPL_NEW]
+    x = matrix(wide, columns)
+    with np.errstate(all="ignore"):
+        spread = np.nanmax(x, axis=0) - np.nanmin(x, axis=0)
+    dropped = [c for c, s in zip(columns, spread, strict=True) if not np.isfinite(s) or s == 0]
+    forest_columns = [c for c in columns if c not in dropped]
+    if not forest_columns:
+        raise ValueError("every feature is constant over the training range: nothing to learn; train on more data")
+    pipeline = Pipeline([
+        ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+        ("scale", RobustScaler(quantile_range=(10.0, 90.0))),
+        ("forest", IsolationForest(n_estimators=params.n_estimators, max_samples=min(params.max_samples, len(x)),
+                                   max_features=params.max_features, random_state=params.random_state, n_jobs=1)),
+    ])
+    pipeline.fit(x[:, [columns.index(c) for c in forest_columns]])
+    median, scale = _robust_center_scale(x, columns, params.count_scale_floor)
+    model = TrainedModel(pipeline, columns, vocabulary, dropped, forest_columns, median, scale, 1.0, params)
+    scores, _ = raw_scores(model, x)
+    hosts = features["host"].astype(str).to_numpy()
+    host_days = max(len(features) * params.window_minutes / 1440.0, 1e-9)
+    model.threshold = calibrate_threshold(scores, hosts, params.train_alarm_budget_per_host_day * host_days)
+    model.training = {
+        "rows": len(features), "hosts": sorted(set(hosts.tolist())), "host_days": host_days,
+        "start": str(features["window_start"].min()), "end": str(features["window_end"].max()),
+        "alarm_windows": int((scores >= model.threshold).sum()),
+        "alarm_groups": alarm_groups(hosts, scores >= model.threshold),
+        "score_p50": float(np.median(scores)), "score_p99": float(np.quantile(scores, 0.99)),
+        "params": asdict(params),
+    }
+    return model
+
+
+def explain(z: np.ndarray, x: np.ndarray, columns: list[str], top: int = 3) -> list[str]:
+    """Per row, JSON list of the ``top`` columns with the largest |robust z| (value in original units)."""
+    if not len(z):
+        return []
+    k = min(top, z.shape[1])
+    order = np.argsort(-np.abs(z), axis=1)[:, :k]
+    out = []
+    counts = np.array([is_count_column(c) for c in columns])
+    for r, idx in enumerate(order):
+        items = []
+        for j in idx:
+            if z[r, j] == 0:
+                continue
+            value = float(np.expm1(x[r, j])) if counts[j] else float(x[r, j])
+            items.append({"feature": columns[j], "value": round(value, 4), "contribution": round(float(z[r, j]), 3)})
+        out.append(json.dumps(items))
+    return out
+
+
+def score(model: TrainedModel, features: pd.DataFrame, template_counts: pd.DataFrame, model_version: str = "",
+          explain_all: bool = False) -> pd.DataFrame:
+    """The scores contract for ``features`` rows; top features explained for anomalous rows (or all)."""
+    wide = wide_frame(features, template_counts, model.vocabulary)
+    return score_wide(model, wide, model_version, explain_all)
+
+
+def score_wide(model: TrainedModel, wide: pd.DataFrame, model_version: str = "", explain_all: bool = False) -> pd.DataFrame:
+    x = matrix(wide, model.columns)
+    s, z = raw_scores(model, x)
+    flag = s >= model.threshold
+    top = np.array(["[]"] * len(s), dtype=object)
+    rows = np.arange(len(s)) if explain_all else np.flatnonzero(flag)
+    if len(rows):
+        top[rows] = explain(z[rows], x[rows], model.columns)
+    host = wide["host"].astype("string") if "host" in wide.columns else pd.Series(pd.NA, index=wide.index, dtype="string")
+    window = (pd.to_datetime(wide["window_start"], utc=True) if "window_start" in wide.columns
+              else pd.Series(pd.NaT, index=wide.index, dtype="datetime64[ns, UTC]"))
+    return pd.DataFrame({
+        "host": host.to_numpy(), "window_start": window.to_numpy(), "score": s.astype("float64"), "is_anomaly": flag,
+        "model_version": pd.array([model_version] * len(s), dtype="string"), "top_features": pd.array(top, dtype="string"),
+    }).astype({"host": "string", "window_start": "datetime64[ns, UTC]"})
