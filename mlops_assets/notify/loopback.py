@@ -35,9 +35,9 @@ class Reply:
 
 
 class LoopbackReceiver:
-    """``with LoopbackReceiver() as rx: ... rx.url ... rx.requests``; binds 127.0.0.1 on a free port."""
+    """``with LoopbackReceiver() as rx: ... rx.url ... rx.requests``; binds 127.0.0.1 (free port by default)."""
 
-    def __init__(self, default: Reply | None = None) -> None:
+    def __init__(self, default: Reply | None = None, port: int = 0) -> None:
         self.default = default or Reply()
         self.script: deque[Reply] = deque()
         self.requests: list[Recorded] = []
@@ -66,7 +66,7 @@ class LoopbackReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
