@@ -1,0 +1,82 @@
+"""deploy/dagster.prod.yaml is a valid Dagster instance config whose every piece resolves from env."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+from dagster._config import process_config, validate_config
+from dagster._core.instance.config import dagster_instance_config_schema
+from dagster_k8s import K8sRunLauncher
+from dagster_postgres import DagsterPostgresStorage
+
+from mlops_assets import k8s as prod
+
+from .step_jobs import DEPLOY, load_values
+
+pytestmark = pytest.mark.k8s
+
+PG_ENV = {
+    "DAGSTER_PG_HOST": "dagster-postgresql",
+    "DAGSTER_PG_PORT": "5432",
+    "DAGSTER_PG_USERNAME": "dagster",
+    "DAGSTER_PG_PASSWORD": "pw",
+    "DAGSTER_PG_DB": "dagster",
+}
+
+
+@pytest.fixture
+def instance_config(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    for key, value in PG_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv(prod.NAMESPACE_ENV, "mlops")
+    return yaml.safe_load((DEPLOY / "dagster.prod.yaml").read_text())
+
+
+def test_instance_schema(instance_config: dict[str, Any]) -> None:
+    result = validate_config(dagster_instance_config_schema(), instance_config)
+    assert result.success, result.errors
+    assert instance_config["telemetry"] == {"enabled": False}
+    assert instance_config["run_retries"]["enabled"] is True
+
+
+def test_postgres_storage_comes_from_env(instance_config: dict[str, Any]) -> None:
+    db = instance_config["storage"]["postgres"]["postgres_db"]
+    assert all(isinstance(v, dict) and set(v) == {"env"} for v in db.values()), "no literal connection values"
+    result = process_config(DagsterPostgresStorage.config_type(), instance_config["storage"]["postgres"])
+    assert result.success, result.errors
+    resolved = result.value["postgres_db"]
+    assert (resolved["hostname"], resolved["port"], resolved["db_name"]) == (
+        "dagster-postgresql",
+        5432,
+        "dagster",
+    )
+
+
+def test_postgres_storage_fails_without_env(
+    instance_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DAGSTER_PG_HOST")
+    result = process_config(DagsterPostgresStorage.config_type(), instance_config["storage"]["postgres"])
+    assert not result.success
+
+
+def test_run_launcher_config_is_k8s_and_matches_the_deploy_objects(instance_config: dict[str, Any]) -> None:
+    launcher = instance_config["run_launcher"]
+    assert (launcher["module"], launcher["class"]) == ("dagster_k8s", "K8sRunLauncher")
+    result = process_config(K8sRunLauncher.config_type(), launcher["config"])  # schema only: no kube config
+    assert result.success, result.errors
+    cfg = result.value
+    assert cfg["job_namespace"] == "mlops"
+    assert cfg["service_account_name"] == prod.SERVICE_ACCOUNT
+    assert cfg["env_config_maps"] == [prod.ENV_CONFIG_MAP] and cfg["env_secrets"] == [prod.ENV_SECRET]
+    assert cfg["postgres_password_secret"] == load_values()["global"]["postgresqlSecretName"]
+
+
+def test_queue_limits_agree_with_the_chart(instance_config: dict[str, Any]) -> None:
+    ours = instance_config["run_coordinator"]["config"]
+    chart = load_values()["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
+    assert ours["max_concurrent_runs"] == chart["maxConcurrentRuns"]
+    assert ours["tag_concurrency_limits"] == chart["tagConcurrencyLimits"]
+    assert {"key": "mlops_assets/stage", "value": "train", "limit": 1} in ours["tag_concurrency_limits"]
