@@ -1,0 +1,155 @@
+"""Ingest sensors: register hosts as dynamic partitions, and request host x hour collections when a
+host has new data.
+
+- ``host_discovery_sensor`` adds the hosts the configured LogSource knows (hosts.yaml for ssh, the
+  landing folder for directory). Hosts that disappear (or are marked ``retired``) are removed only
+  when MLOPS_PRUNE_RETIRED_HOSTS=1: deleting a partition hides its history, so it is never implicit.
+- ``new_data_sensor`` probes every registered host cheaply and requests the raw_* assets for each
+  COMPLETE hour (end <= the probe's newest record) it has not requested yet; the first time it
+  backfills at most MLOPS_SENSOR_BACKFILL_HOURS hours. run_keys carry (host, hour, probe fingerprint),
+  so a reset cursor re-collects an hour only if the host's data changed (run_keys dedupe forever).
+  A host that is down is reported by name with its error and never blocks the others.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+from mlops_assets.defs.partitions import HOURLY_FMT, host_hour_key, hosts_partitions, hourly_partitions
+from mlops_assets.resources import LogSourceResource
+from mlops_assets.sources.base import SOURCES, HostProbe, LogSource
+from mlops_assets.sources.hosts import HOST_NAME_RE
+
+RAW_ASSET_KEYS = [dg.AssetKey(f"raw_{source}") for source in SOURCES]
+HOUR = timedelta(hours=1)
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.getenv(name, str(default))
+    try:
+        parsed = int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {value!r}") from None
+    if parsed < 1:
+        raise ValueError(f"{name} must be >= 1, got {parsed}")
+    return parsed
+
+
+def backfill_hours() -> int:
+    return _env_int("MLOPS_SENSOR_BACKFILL_HOURS", 24)
+
+
+def max_runs_per_host() -> int:
+    return _env_int("MLOPS_SENSOR_MAX_RUNS_PER_HOST", 24)
+
+
+def prune_enabled() -> bool:
+    return os.getenv("MLOPS_PRUNE_RETIRED_HOSTS", "0").strip().lower() in ("1", "true", "yes")
+
+
+@dg.sensor(
+    name="host_discovery_sensor",
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Registers the log source's hosts as `hosts` partitions (removal only with MLOPS_PRUNE_RETIRED_HOSTS=1).",
+)
+def host_discovery_sensor(
+    context: dg.SensorEvaluationContext, log_source: LogSourceResource
+) -> dg.SensorResult | dg.SkipReason:
+    configured = log_source.source().hosts()
+    invalid = [h for h in configured if not HOST_NAME_RE.match(h)]
+    if invalid:
+        context.log.warning(f"not registering hosts with unusable names {invalid} (must match {HOST_NAME_RE.pattern})")
+    wanted = {h for h in configured if HOST_NAME_RE.match(h)}
+    known = set(context.instance.get_dynamic_partitions(hosts_partitions.name))
+    requests: list[dg.AddDynamicPartitionsRequest | dg.DeleteDynamicPartitionsRequest] = []
+    new = sorted(wanted - known)
+    if new:
+        requests.append(hosts_partitions.build_add_request(new))
+    gone = sorted(known - wanted)
+    if gone and prune_enabled():
+        requests.append(hosts_partitions.build_delete_request(gone))
+    if not requests:
+        kept = f"; {len(gone)} no longer configured, kept (set MLOPS_PRUNE_RETIRED_HOSTS=1 to remove): {gone}" if gone else ""
+        return dg.SkipReason(f"no new hosts ({len(known)} registered){kept}")
+    return dg.SensorResult(dynamic_partitions_requests=requests)
+
+
+def _probe(source: LogSource, host: str) -> HostProbe:
+    try:
+        return source.probe(host)
+    except Exception as exc:  # noqa: BLE001 - probe() must not raise; if it does, report it by host
+        return HostProbe(host, False, None, "", error=f"probe raised {type(exc).__name__}: {exc}")
+
+
+def hours_to_request(probe: HostProbe, next_start: datetime | None, first_allowed: datetime,
+                     backfill: int, limit: int) -> list[datetime]:
+    """Starts of the complete hours not yet requested, oldest first, at most ``limit``."""
+    if probe.latest_ts is None:
+        return []
+    latest = probe.latest_ts.astimezone(UTC)
+    last_start = latest.replace(minute=0, second=0, microsecond=0) - HOUR  # its end <= latest
+    if next_start is None:
+        next_start = last_start - (backfill - 1) * HOUR
+    start = max(next_start, first_allowed)
+    hours = []
+    while start <= last_start and len(hours) < limit:
+        hours.append(start)
+        start += HOUR
+    return hours
+
+
+def plan_runs(context: dg.SensorEvaluationContext, source: LogSource) -> dg.SensorResult:
+    state: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+    registered = sorted(context.instance.get_dynamic_partitions(hosts_partitions.name))
+    first_allowed = hourly_partitions.start.astimezone(UTC)
+    backfill, limit = backfill_hours(), max_runs_per_host()
+    requests: list[dg.RunRequest] = []
+    problems: list[str] = []
+    for host in registered:
+        probe = _probe(source, host)
+        if not probe.reachable:
+            problems.append(f"host {host} unreachable: {probe.error}")
+            continue
+        if probe.latest_ts is None:
+            problems.append(f"host {host} has no data yet")
+            continue
+        nxt = datetime.fromisoformat(state[host]) if host in state else None
+        hours = hours_to_request(probe, nxt, first_allowed, backfill, limit)
+        for hour in hours:
+            hour_key = hour.strftime(HOURLY_FMT)
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"raw:{host}:{hour_key}:{probe.fingerprint}",
+                    partition_key=host_hour_key(host, hour),
+                    asset_selection=RAW_ASSET_KEYS,
+                    tags={"mlops/host": host, "mlops/probe_fingerprint": probe.fingerprint},
+                )
+            )
+        if hours:
+            state[host] = (hours[-1] + HOUR).isoformat()
+    cursor = json.dumps(state, sort_keys=True)
+    if not requests:
+        reason = "; ".join(problems) if problems else f"no new complete hours on {len(registered)} registered hosts"
+        return dg.SensorResult(skip_reason=reason, cursor=cursor)
+    for problem in problems:  # a SensorResult cannot carry both runs and a skip reason
+        context.log.warning(problem)
+    return dg.SensorResult(run_requests=requests, cursor=cursor)
+
+
+@dg.sensor(
+    name="new_data_sensor",
+    minimum_interval_seconds=120,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    asset_selection=RAW_ASSET_KEYS,
+    description="Requests raw_* collection for each complete new host x hour (probe-based, bounded backfill).",
+)
+def new_data_sensor(context: dg.SensorEvaluationContext, log_source: LogSourceResource) -> dg.SensorResult:
+    return plan_runs(context, log_source.source())
+
+
+ingest_sensors: list[dg.SensorDefinition] = [host_discovery_sensor, new_data_sensor]
