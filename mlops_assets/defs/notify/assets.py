@@ -4,7 +4,7 @@ Results are cached by (incident_id, evidence hash) in ``<storage>/incident_triag
 re-materializing does not call the LLM again for unchanged incidents. Only LLM results are cached:
 a rules fallback caused by an outage is retried on the next materialization. The triaged table is
 also written to ``<storage>/incident_triage/incidents.parquet``, whose path the materialization
-records for the new-incident sensor.
+records (``triage_table_path``) for the new-incident sensor.
 """
 
 
@@ -98,7 +98,7 @@ def incident_triage(
     return dg.Output(
         table,
         metadata={
-            "path": dg.MetadataValue.path(table_path),
+            "triage_table_path": dg.MetadataValue.path(table_path),
             "dagster/row_count": len(table),
             "dagster/column_schema": dg.TableSchema(
                 columns=[dg.TableColumn(str(c), str(t)) for c, t in table.dtypes.items()]

@@ -113,9 +113,9 @@ def notify_new_incidents(context: dg.SensorEvaluationContext, notifier: Notifier
     record = result.records[0] if result.records else None
     if record is not None and record.storage_id > last_id:
         mat = record.asset_materialization
-        path_meta = mat.metadata.get("path") if mat else None
+        path_meta = mat.metadata.get("triage_table_path") if mat else None
         if path_meta is None:
-            raise ValueError(f"materialization {record.storage_id} of incident_triage has no 'path' metadata")
+            raise ValueError(f"materialization {record.storage_id} of incident_triage has no 'triage_table_path' metadata")
         path = str(path_meta.value)
         if not exists(path):
             raise FileNotFoundError(f"incident_triage table {path} is missing; re-materialize incident_triage")
