@@ -122,3 +122,52 @@ def parsed_tables_from_raw_dir(root: str | Path, host: str, start: datetime, end
         out.append(parse_bundle(source.fetch(host, hour.to_pydatetime(), nxt.to_pydatetime()), host).tables)
         hour = nxt
     return out
+
+
+# gate name -> (metric key in the evaluation dict, comparison, threshold env default)
+MIN_EVENT_RECALL = 0.9
+MAX_FALSE_ALARMS_PER_HOST_DAY = 3.0
+F1_TOLERANCE = 0.05
+
+
+def gate_results(evaluation: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each blocking gate: passed, measured value and threshold (one property per gate).
+
+    ``evaluation`` holds ``challenger`` (evaluate_detections of the candidate on held-out data),
+    ``champion`` (same for the current champion, or None), ``nan_scores`` and ``schema_diff``.
+    """
+    ch = evaluation["challenger"]
+    champ = evaluation.get("champion")
+    champ_f1 = champ["window_f1"] if champ else None
+    diff = evaluation.get("schema_diff") or []
+    return {
+        "event_recall": {"passed": ch["min_event_recall_by_fault"] >= MIN_EVENT_RECALL and ch["event_recall"] >= MIN_EVENT_RECALL,
+                         "value": ch["event_recall"], "min_by_fault": ch["min_event_recall_by_fault"],
+                         "threshold": MIN_EVENT_RECALL, "by_fault": ch["event_recall_by_fault"]},
+        "false_alarm_rate": {"passed": ch["false_alarms_per_host_day"] <= MAX_FALSE_ALARMS_PER_HOST_DAY,
+                             "value": ch["false_alarms_per_host_day"], "threshold": MAX_FALSE_ALARMS_PER_HOST_DAY},
+        "not_worse_than_champion": {"passed": champ_f1 is None or ch["window_f1"] >= champ_f1 - F1_TOLERANCE,
+                                    "value": ch["window_f1"], "champion": champ_f1, "tolerance": F1_TOLERANCE,
+                                    "threshold": None if champ_f1 is None else champ_f1 - F1_TOLERANCE},
+        "no_nan_scores": {"passed": int(evaluation.get("nan_scores", 0)) == 0,
+                          "value": int(evaluation.get("nan_scores", 0)), "threshold": 0},
+        "serving_schema": {"passed": not diff, "value": len(diff), "threshold": 0, "differences": diff[:20]},
+    }
+
+
+def simulate_heldout(miner: Any, *, seed: int, hosts: int, hours: int, gpus: int,
+                     start: datetime | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(features, template counts, labels) of a freshly simulated labelled period (seed != training)."""
+    import tempfile
+
+    from mlops_assets.simulate import DEFAULT_START, read_labels, simulate
+
+    with tempfile.TemporaryDirectory(prefix="mlops-heldout-") as tmp:
+        summary = simulate(Path(tmp), hosts=hosts, gpus=gpus, hours=hours, seed=seed, start=start or DEFAULT_START)
+        feats, counts = [], []
+        for host in summary.hosts:
+            f, c = features_from_raw_dir(tmp, host, summary.start, summary.end, miner, expected_gpus=gpus)
+            feats.append(f)
+            counts.append(c)
+        labels = read_labels(Path(tmp) / "labels.csv")
+    return pd.concat(feats, ignore_index=True), pd.concat(counts, ignore_index=True), labels

@@ -1,0 +1,9 @@
+"""Model domain: training + held-out evaluation in MLflow, blocking gates, champion deployment."""
+
+import dagster as dg
+
+from mlops_assets.defs.model.assets import anomaly_model, deployed_model
+from mlops_assets.defs.model.checks import model_checks
+from mlops_assets.defs.model.resources import mlflow_resources
+
+defs = dg.Definitions(assets=[anomaly_model, deployed_model], asset_checks=model_checks, resources=mlflow_resources())

@@ -1,0 +1,93 @@
+"""anomaly_scores: score one host-hour with the champion and keep the evidence behind each alarm."""
+
+import json
+
+import dagster as dg
+import pandas as pd
+
+from mlops_assets.defs.model.resources import ModelRegistryResource
+from mlops_assets.defs.partitions import host_hour_partitions, split_key
+from mlops_assets.defs.tags import stage_tags
+from mlops_assets.lib import registry
+from mlops_assets.lib.contracts import SCORES, conform
+from mlops_assets.lib.model import TrainedModel, score
+from mlops_assets.lib.serving import unwrap
+from mlops_assets.lib.storage import exists
+from mlops_assets.lib.template_state import load_template_miner
+from mlops_assets.resources import StorageResource
+
+EVIDENCE_TABLE = "score_evidence"
+MAX_LINES = 5
+_CACHE: dict[tuple[str, str], TrainedModel] = {}
+
+
+def champion(reg: ModelRegistryResource) -> tuple[TrainedModel, str]:
+    """The champion model (cached per process by version); raises when nothing was deployed yet."""
+    version = registry.alias_version(reg.tracking_uri, registry.CHAMPION, reg.model_name)
+    if version is None:
+        raise RuntimeError(f"no {reg.model_name}@champion in {reg.tracking_uri}: materialize anomaly_model + deployed_model")
+    key = (reg.tracking_uri, version)
+    if key not in _CACHE:
+        _CACHE[key] = unwrap(registry.load_version(reg.tracking_uri, version, reg.model_name))
+    return _CACHE[key], version
+
+
+def _lines_in(df: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, mask: pd.Series) -> list[str]:
+    sel = df[(df["ts"] >= start) & (df["ts"] < end) & mask]
+    return sel["message"].astype("string").fillna("").str.slice(0, 300).tolist()
+
+
+def evidence(windows: pd.DataFrame, counts: pd.DataFrame, tables: dict[str, pd.DataFrame], miner, window: str = "1min") -> pd.DataFrame:
+    """Per anomalous window: templates (top by count) and sample log lines (kernel, journal <= warning, errors)."""
+    rows = []
+    width = pd.Timedelta(window)
+    for w in windows.itertuples(index=False):
+        start = pd.Timestamp(w.window_start)
+        c = counts[counts["window_start"] == start].sort_values("count", ascending=False).head(5) if len(counts) else counts
+        templates = [{"template_id": None if pd.isna(t) else str(t),
+                      "template": (miner.template_of(str(t)) if not pd.isna(t) else "<new: no known template>"),
+                      "count": int(n)} for t, n in zip(c.get("template_id", []), c.get("count", []), strict=False)]
+        k, j, d = tables["kernel_events"], tables["journal_entries"], tables["docker_lines"]
+        lines = (_lines_in(k, start, start + width, pd.Series(True, index=k.index))
+                 + _lines_in(j, start, start + width, pd.to_numeric(j["priority"], errors="coerce").fillna(6) <= 4)
+                 + _lines_in(d, start, start + width, d["level"].isin(["error", "critical", "warning"]) | (d["stream"] == "stderr")))
+        rows.append({"host": w.host, "window_start": start, "templates": json.dumps(templates),
+                     "sample_lines": json.dumps(lines[:MAX_LINES])})
+    return pd.DataFrame(rows, columns=["host", "window_start", "templates", "sample_lines"])
+
+
+@dg.asset(
+    key="anomaly_scores",
+    deps=["window_features", "deployed_model"],
+    partitions_def=host_hour_partitions,
+    group_name="monitor",
+    kinds={"mlflow", "parquet"},
+    owners=["team:ml-platform"],
+    description="Anomaly score per window with the champion model (`models:/log-anomaly-detector@champion`); "
+    "anomalous windows carry their top features, templates and sample log lines.",
+    op_tags=stage_tags("score"),
+    automation_condition=dg.AutomationCondition.eager(),
+)
+def anomaly_scores(context: dg.AssetExecutionContext, storage: StorageResource,
+                   model_registry: ModelRegistryResource) -> dg.MaterializeResult:
+    host, hour = split_key(context)
+    store = storage.store()
+    for table in ("features", "template_counts"):
+        if not exists(store.path(table, host, hour)):
+            raise FileNotFoundError(f"{table} for {host} {hour} missing: materialize window_features first")
+    feats, counts = store.read("features", host, hour), store.read("template_counts", host, hour)
+    model, version = champion(model_registry)
+    scores = conform(score(model, feats, counts, model_version=version), SCORES)
+    store.write("scores", host, hour, scores)
+    flagged = scores[scores["is_anomaly"]]
+    ev = pd.DataFrame(columns=["host", "window_start", "templates", "sample_lines"])
+    if len(flagged):
+        tables = {t: store.read(t, host, hour) for t in ("kernel_events", "journal_entries", "docker_lines")}
+        ev = evidence(flagged, counts, tables, load_template_miner(storage.root))
+    store.write(EVIDENCE_TABLE, host, hour, ev)
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": len(scores),
+        "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(c, str(t)) for c, t in scores.dtypes.items()]),
+        "anomalous_windows": len(flagged), "max_score": float(scores["score"].max()) if len(scores) else 0.0,
+        "model_version": version,
+    })
