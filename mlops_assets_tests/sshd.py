@@ -58,6 +58,8 @@ class LocalSshd:
     def prepare(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.control.mkdir(exist_ok=True)
+        # A clean collector account: this machine's own ~/.bashrc (pyenv init...) is not the host's.
+        (self.dir / "home").mkdir(exist_ok=True)
         if self.bin.exists():
             shutil.rmtree(self.bin)
         shutil.copytree(FAKEBIN, self.bin, ignore=shutil.ignore_patterns("__pycache__"))
@@ -79,7 +81,7 @@ class LocalSshd:
             "StrictModes no\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n"
             "KbdInteractiveAuthentication no\nUsePAM no\nLogLevel ERROR\nMaxSessions 64\n"
             "MaxStartups 200\nPrintMotd no\n"
-            f"SetEnv PATH={path} FAKE_HOST_DIR={self.host_dir} FAKE_CONTROL={self.control} LC_ALL=C\n"
+            f"SetEnv HOME={self.dir / 'home'} PATH={path} FAKE_HOST_DIR={self.host_dir} FAKE_CONTROL={self.control} LC_ALL=C\n"
         )
 
     def start(self, timeout_s: float = 10.0) -> LocalSshd:

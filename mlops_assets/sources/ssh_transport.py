@@ -151,7 +151,7 @@ class CommandResult:
     stderr: bytes
 
 
-_MISSING_FIX = {
+MISSING_TOOL_FIX = {
     "nvidia-smi": "install the NVIDIA driver utilities (nvidia-smi) on the host",
     "journalctl": "the host needs systemd's journalctl",
     "docker": "install the docker CLI on the host",
@@ -164,7 +164,7 @@ def explain_failure(res: CommandResult) -> str:
     err = res.stderr.decode("utf-8", "replace").strip()[-800:]
     tool = res.command.split()[0] if "=" not in res.command.split()[0] else res.command.split()[1]
     if res.status == 127 or "command not found" in err or ("not found" in err.lower() and tool in err):
-        return f"`{tool}` is not installed or not on PATH. FIX: {_MISSING_FIX.get(tool, f'install {tool}')}"
+        return f"`{tool}` is not installed or not on PATH. FIX: {MISSING_TOOL_FIX.get(tool, f'install {tool}')}"
     if "permission denied" in err.lower() and "docker" in err.lower():
         return f"{err}. FIX: add the collection user to the `docker` group (usermod -aG docker USER)"
     if tool == "awk" and ("can't open" in err or "No such file" in err):
