@@ -1,6 +1,7 @@
 """Triage schema, prompt budget/redaction and the deterministic rules."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -93,3 +94,26 @@ def test_result_json_round_trips_to_the_schema() -> None:
     payload = json.loads(TriageResult(t, "rules", fallback_reason="timeout").to_json())
     assert payload["kind"] == "rules" and payload["fallback_reason"] == "timeout"
     assert Triage.model_validate({k: payload[k] for k in ("hypotheses", "summary")}) == t
+
+
+REALDATA = Path(__file__).resolve().parents[2].parent / "shared" / "realdata"
+
+
+@pytest.mark.parametrize(
+    ("relpath", "pattern", "expected"),
+    [
+        ("kernel_dmesg/leptonai_gpud__dmesg-with-xid-119.log", "Xid", "firmware"),
+        ("kernel_dmesg/leptonai_gpud__dmesg.decode.iso.log.0__xid13_xid43.log", "Xid", "Application-induced"),
+        ("loghub/OpenSSH/OpenSSH_2k.log", "Failed password", "brute-force"),
+    ],
+)
+def test_rules_on_real_public_logs(relpath: str, pattern: str, expected: str) -> None:
+    path = REALDATA / relpath
+    if not path.exists():
+        pytest.skip(f"real data sample {path} not available")
+    lines = [ln for ln in path.read_text(errors="replace").splitlines() if pattern in ln][:20]
+    assert lines, f"{relpath} has no {pattern!r} lines"
+    t = rules_triage(_evidence(lines))
+    assert expected.lower() in t.hypotheses[0].cause.lower()
+    prompt, _ = build_prompt({"incident_id": "real"}, _evidence(lines), PromptSettings(redact_ips=True))
+    assert pattern in prompt  # redaction keeps the signal

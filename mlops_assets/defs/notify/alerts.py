@@ -35,7 +35,7 @@ def check_alert(o: CheckOutcome, notifier: NotifierResource) -> Alert:
         title=f"Check failed: {check}{where}",
         text="\n".join(lines),
         severity="error" if o.severity == "ERROR" else "warning",
-        url=notifier.run_url(o.run_id),
+        url=notifier.run_url(o.run_id) if o.run_id else None,  # runless (external) evaluations
         fields={
             "asset": o.check_key.asset_key.to_user_string(),
             "check": o.check_key.name,
