@@ -6,6 +6,8 @@ changes). Each execution is one row whose id is assigned when the check is PLANN
 updated in place when it is evaluated, so ids are monotonic in planning order, not completion order.
 The cursor therefore keeps, per check, a watermark (every row <= it is resolved) plus the ids above it
 that are already resolved: a check that was planned early but finishes late is still reported once.
+The watermark only passes rows older than ``settle_s``: on PostgreSQL a row with a smaller id can
+become visible after a larger one (concurrent commits), and it must still be above the watermark.
 """
 
 from __future__ import annotations
@@ -123,6 +125,7 @@ def new_evaluations(
     cursor: CheckCursor,
     *,
     first_lookback_s: float = 24 * 3600,
+    settle_s: float = 300.0,
     max_rows: int = 1000,
     now: float | None = None,
 ) -> tuple[list[CheckOutcome], CheckCursor]:
@@ -142,7 +145,9 @@ def new_evaluations(
         watermark, seen = (int(state[0]), set(state[1])) if state else (0, set())
         resolved: set[int] = set(seen)
         pending_ids: list[int] = []
+        created: dict[int, float] = {}
         for rec in _rows_after(instance, key, watermark, max_rows):
+            created[rec.id] = rec.create_timestamp
             if rec.id in seen:
                 continue
             if state is None and rec.create_timestamp < now - first_lookback_s:
@@ -157,11 +162,12 @@ def new_evaluations(
                 resolved.add(rec.id)
             else:
                 pending_ids.append(rec.id)
-        all_ids = sorted(resolved | set(pending_ids))
         mark = watermark
-        for i in all_ids:
-            if i in resolved and (not pending_ids or i < min(pending_ids)):
-                mark = max(mark, i)
+        for i in sorted(resolved | set(pending_ids)):
+            settled = created.get(i, 0.0) < now - settle_s
+            if i not in resolved or not settled:
+                break
+            mark = i
         new.checks[name] = [mark, sorted(i for i in resolved if i > mark)]
     out.sort(key=lambda o: (o.created, o.record_id))
     return out, new

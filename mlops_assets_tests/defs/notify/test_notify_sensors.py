@@ -2,11 +2,13 @@
 
 import json
 import socket
+import time
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from mlops_assets.defs.notify.check_history import CheckCursor, new_evaluations
 from mlops_assets.defs.notify.sensors import notify_asset_check_failures, notify_run_failures
 from mlops_assets.notify.loopback import LoopbackReceiver
 from mlops_assets.notify.notifier import read_delivery_log
@@ -92,6 +94,13 @@ def test_one_message_per_failed_check_across_ticks_and_bursts_grouped(tmp_path: 
         assert len(rx.requests) == 2
         local = (tmp_path / "notifications.jsonl").read_text().splitlines()
         assert [len(json.loads(x)["alerts"]) for x in local] == [1, 2]
+
+        # Once rows are older than the settle time the watermark passes them and the id list empties.
+        history = CheckCursor.from_dict(json.loads(cursor or "{}")["history"])
+        outcomes, later = new_evaluations(inst, [dg.AssetCheckKey(dg.AssetKey("widgets"), "not_empty")],
+                                          history, now=time.time() + 3600)
+        mark, ids = later.checks["widgets:not_empty"]
+        assert outcomes == [] and ids == [] and mark >= max(history.checks["widgets:not_empty"][1])
 
 
 def test_blocking_check_failure_is_seen_by_both_sensors(tmp_path: Path) -> None:
