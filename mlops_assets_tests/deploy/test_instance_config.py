@@ -43,9 +43,11 @@ def test_instance_schema(instance_config: dict[str, Any]) -> None:
 
 def test_postgres_storage_comes_from_env(instance_config: dict[str, Any]) -> None:
     db = instance_config["storage"]["postgres"]["postgres_db"]
+    assert db.pop("scheme") == "postgresql+psycopg2", "SQLAlchemy 2.1 would pick the absent psycopg 3"
     assert all(isinstance(v, dict) and set(v) == {"env"} for v in db.values()), "no literal connection values"
     result = process_config(DagsterPostgresStorage.config_type(), instance_config["storage"]["postgres"])
     assert result.success, result.errors
+    assert load_values()["postgresql"]["postgresqlScheme"] == "postgresql+psycopg2"
     resolved = result.value["postgres_db"]
     assert (resolved["hostname"], resolved["port"], resolved["db_name"]) == (
         "dagster-postgresql",
