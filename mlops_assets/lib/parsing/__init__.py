@@ -1,1 +1,6 @@
-"""Parsers: raw bytes of one log format -> typed table of DESIGN.md section 3 + quarantine."""
+"""Parsers: raw bytes of one log format -> typed table of DESIGN.md section 3 + quarantine.
+
+Every parser is pure (no dagster), never raises on bad input and accounts for every record:
+``records_in == len(table) + len(quarantine) + skipped``. Entry points: ``parse_any(data, kind,
+host, **kw)`` and ``detect_kind(data)`` in detect.py; one function per format in its module.
+"""

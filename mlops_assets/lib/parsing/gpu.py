@@ -99,7 +99,7 @@ def header_mapping(fields: list[str]) -> dict[int, str] | None:
     return mapping if len(mapping) >= 2 and "ts" in mapping.values() else None
 
 
-def _split(line: str) -> list[str]:
+def split_fields(line: str) -> list[str]:
     return [f.strip() for f in line.split(",")]
 
 
@@ -170,7 +170,7 @@ def _segment(data: bytes, quarantine: Quarantine):
         text = data[start:end].rstrip(b"\r").decode("utf-8", errors="replace")
         pos = end + 1  # past the newline
         line_starts_seen += 1
-        fields = _split(text)
+        fields = split_fields(text)
         if not text.strip():
             skipped += 1
             counts["blank_lines"] += 1
@@ -242,7 +242,7 @@ def _parse_segment(
         return starts[i] + (k - 1 - offsets[i])
 
     header, mapping = seg.header, seg.mapping
-    first_fields = _split(buf[: buf.find(b"\n")].decode("utf-8", errors="replace"))
+    first_fields = split_fields(buf[: buf.find(b"\n")].decode("utf-8", errors="replace"))
     if header is None:
         if len(first_fields) != len(GPU_QUERY_FIELDS):
             for k, text in enumerate(buf.split(b"\n")[: offsets[-1]], start=1):
