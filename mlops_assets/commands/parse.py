@@ -1,0 +1,88 @@
+"""`mlops-assets parse FILE`: parse one raw log file and print ONE JSON summary line.
+
+Exit 0 when the file was read and parsed (quarantined lines are reported, not fatal); exit 2 with a
+one-line error on stderr when the file cannot be read or its kind cannot be told.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+KIND_CHOICES = (
+    "auto",
+    "gpu",
+    "gpu-xml",
+    "journal",
+    "journal-export",
+    "journal-short-iso",
+    "journal-short",
+    "kernel",
+    "docker",
+    "docker-logs",
+    "docker-events",
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="raw log file")
+    parser.add_argument("--kind", default="auto", choices=KIND_CHOICES, help="log format (default: detect)")
+    parser.add_argument("--host", default="unknown", help="host name written to the host column")
+    parser.add_argument("--container", default=None, help="container name (docker kinds; default: file stem)")
+    parser.add_argument("--stream", default="stdout", choices=("stdout", "stderr"), help="docker-logs stream")
+    parser.add_argument(
+        "--year", type=int, default=None, help="year of journal-short lines (default: inferred)"
+    )
+    parser.add_argument("--out", default=None, help="write the parsed table as parquet (atomic)")
+
+
+def _iso(value: object) -> str | None:
+    import pandas as pd
+
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).isoformat()
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from mlops_assets.lib.parsing.detect import UnknownKindError, parse_any
+    from mlops_assets.lib.storage import write_parquet
+
+    path = Path(args.file)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        print(f"error: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    container = args.container or path.name.split(".")[0]
+    try:
+        result = parse_any(
+            data, args.kind, host=args.host, container=container, stream=args.stream, year=args.year
+        )
+    except UnknownKindError as exc:
+        print(f"error: {path}: {exc}", file=sys.stderr)
+        return 2
+    table = result.table
+    ts = table["ts"] if "ts" in table.columns and len(table) else None
+    summary: dict[str, object] = {
+        "kind": result.kind,
+        "rows": len(table),
+        "quarantined": len(result.quarantine),
+        "reasons": result.reasons,
+        "columns": list(table.columns),
+        "first_ts": _iso(ts.min()) if ts is not None else None,
+        "last_ts": _iso(ts.max()) if ts is not None else None,
+    }
+    if result.events is not None and len(result.events):
+        summary["events"] = len(result.events)
+    if result.notes:
+        summary["notes"] = result.notes
+    if args.out:
+        try:
+            write_parquet(args.out, table)
+        except OSError as exc:
+            print(f"error: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+    print(json.dumps(summary, default=str))
+    return 0
