@@ -11,6 +11,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 HOST = Path(os.environ.get("FAKE_HOST_DIR", "/nonexistent"))
@@ -52,6 +53,28 @@ def err(text: str, code: int) -> None:
 
 def read(path: Path) -> bytes:
     return path.read_bytes() if path.exists() else b""
+
+
+def lines_between(data: bytes, ts_of: Callable[[bytes], int], lo: int | None, hi: int | None) -> bytes:
+    """Whole lines of time-sorted ``data`` with lo <= ts <= hi (inclusive, like the real tools'
+    --until), found by binary search over byte offsets the way journald seeks its index."""
+
+    def first_at_or_after(target: int, strict: bool) -> int:
+        a, b = 0, len(data)
+        while a < b:
+            mid = (a + b) // 2
+            start = data.rfind(b"\n", 0, mid) + 1
+            end = data.find(b"\n", start)
+            ts = ts_of(data[start : end if end >= 0 else len(data)])
+            if ts < target or (strict and ts == target):
+                a = (end + 1) if end >= 0 else len(data)
+            else:
+                b = start
+        return a
+
+    begin = first_at_or_after(lo, False) if lo is not None else 0
+    stop = first_at_or_after(hi, True) if hi is not None else len(data)
+    return data[begin:stop] if stop > begin else b""
 
 
 def epoch_arg(value: str) -> int:
