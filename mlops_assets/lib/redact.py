@@ -44,7 +44,11 @@ _PATTERNS: list[tuple[str, re.Pattern[str], str | Callable[[re.Match[str]], str]
         lambda m: m.group("pre") + _tag("token"),
     ),
     ("jwt", re.compile(r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}"), _tag("jwt")),
-    ("github_token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"), _tag("token")),
+    (
+        "github_token",
+        re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"),
+        _tag("token"),
+    ),
     ("slack_token", re.compile(r"\bxox[abposr]-[A-Za-z0-9\-]{10,}"), _tag("token")),
     ("aws_access_key", re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[A-Z0-9]{16}\b"), _tag("aws_key")),
     ("google_api_key", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}"), _tag("token")),
@@ -74,7 +78,19 @@ _HOSTNAME = re.compile(
     r"(?<![\w@.\-:])(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+(?:[A-Za-z]{2,63})(?![\w\-])"
 )
 # File names such as libcuda.so / foo.py look like hosts; skip common extensions.
-_NOT_HOST_SUFFIXES = (".so", ".py", ".log", ".json", ".yaml", ".yml", ".txt", ".conf", ".service", ".sh", ".csv")
+_NOT_HOST_SUFFIXES = (
+    ".so",
+    ".py",
+    ".log",
+    ".json",
+    ".yaml",
+    ".yml",
+    ".txt",
+    ".conf",
+    ".service",
+    ".sh",
+    ".csv",
+)
 
 
 @dataclass

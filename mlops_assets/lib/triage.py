@@ -129,7 +129,9 @@ _INSTRUCTIONS = (
 )
 
 
-def build_prompt(subject: dict[str, Any], evidence: dict[str, Any], settings: PromptSettings) -> tuple[str, int]:
+def build_prompt(
+    subject: dict[str, Any], evidence: dict[str, Any], settings: PromptSettings
+) -> tuple[str, int]:
     """Prompt text within ``settings.max_chars`` and the number of redactions applied."""
     red = 0
 

@@ -90,7 +90,15 @@ class KeywordRule:
     base: float
 
 
-def _kw(name: str, pattern: str, cause: str, impact: str, actions: tuple[str, ...], prevention: tuple[str, ...], base: float) -> KeywordRule:
+def _kw(
+    name: str,
+    pattern: str,
+    cause: str,
+    impact: str,
+    actions: tuple[str, ...],
+    prevention: tuple[str, ...],
+    base: float,
+) -> KeywordRule:
     return KeywordRule(name, re.compile(pattern, re.IGNORECASE), cause, impact, actions, prevention, base)
 
 
@@ -136,7 +144,10 @@ KEYWORD_RULES: tuple[KeywordRule, ...] = (
         r"no space left|disk full|enospc|filesystem.*full|quota exceeded",
         "Disk full (No space left on device)",
         "Writes fail: logs, checkpoints and container layers stop being written",
-        ("Find the largest consumers with `df -h` and `du -xh --max-depth=1 /`", "Prune docker images/logs (`docker system prune`)"),
+        (
+            "Find the largest consumers with `df -h` and `du -xh --max-depth=1 /`",
+            "Prune docker images/logs (`docker system prune`)",
+        ),
         ("Rotate logs, cap docker json-file size, alert at 80% usage",),
         0.7,
     ),
@@ -145,7 +156,10 @@ KEYWORD_RULES: tuple[KeywordRule, ...] = (
         r"failed password|authentication failure|invalid user|maximum authentication attempts",
         "SSH brute-force or credential-stuffing attempt (burst of failed logins)",
         "Risk of account compromise; sshd load",
-        ("List source addresses of the failed logins (`journalctl -u ssh`) and block them", "Verify no login succeeded from them"),
+        (
+            "List source addresses of the failed logins (`journalctl -u ssh`) and block them",
+            "Verify no login succeeded from them",
+        ),
         ("Disable password authentication, use keys + fail2ban, restrict SSH by firewall",),
         0.6,
     ),
@@ -154,7 +168,10 @@ KEYWORD_RULES: tuple[KeywordRule, ...] = (
         r"start request repeated too quickly|restart counter|crash ?loop|main process exited|exited with code|\brestart(?:ing|ed)?\b|\bdie\b",
         "Crash loop: a systemd unit or container keeps exiting and being restarted",
         "The service is unavailable or flapping; restarts can mask the real error",
-        ("Read the first error before the restarts (`journalctl -u <unit> -b`, `docker logs`)", "Check recent config/image changes and roll back"),
+        (
+            "Read the first error before the restarts (`journalctl -u <unit> -b`, `docker logs`)",
+            "Check recent config/image changes and roll back",
+        ),
         ("Add health checks and restart back-off; validate config before deploy",),
         0.55,
     ),
@@ -210,35 +227,68 @@ def rule_hypotheses(text: str, evidence: dict[str, Any]) -> list[dict[str, Any]]
     for info in {id(v): v for v in XID_CLASSES.values()}.values():
         hits = by_class.get(id(info))
         if hits:
-            found.append(_hyp(info.cause.format(codes=", ".join(map(str, hits))), info.impact, info.actions, info.prevention, info.base + _strength(len(hits))))
+            found.append(
+                _hyp(
+                    info.cause.format(codes=", ".join(map(str, hits))),
+                    info.impact,
+                    info.actions,
+                    info.prevention,
+                    info.base + _strength(len(hits)),
+                )
+            )
     unknown = [c for c in codes if c not in XID_CLASSES]
     if unknown:
-        found.append(_hyp(
-            f"GPU fault with Xid {', '.join(map(str, unknown))} (not in the local catalogue)",
-            "Depends on the Xid; may require a GPU reset",
-            (_BUG_REPORT, "Look the code up in NVIDIA's Xid catalogue (docs.nvidia.com/deploy/xid-errors)"),
-            ("Keep the driver on a supported datacenter branch",),
-            0.5,
-        ))
-    if re.search(r"fallen off the bus|unable to determine the device handle", text, re.IGNORECASE) and 79 not in codes:
-        found.append(_hyp(_XID_HW.cause.format(codes="79-like"), _XID_HW.impact, _XID_HW.actions, _XID_HW.prevention, 0.85))
+        found.append(
+            _hyp(
+                f"GPU fault with Xid {', '.join(map(str, unknown))} (not in the local catalogue)",
+                "Depends on the Xid; may require a GPU reset",
+                (
+                    _BUG_REPORT,
+                    "Look the code up in NVIDIA's Xid catalogue (docs.nvidia.com/deploy/xid-errors)",
+                ),
+                ("Keep the driver on a supported datacenter branch",),
+                0.5,
+            )
+        )
+    if (
+        re.search(r"fallen off the bus|unable to determine the device handle", text, re.IGNORECASE)
+        and 79 not in codes
+    ):
+        found.append(
+            _hyp(
+                _XID_HW.cause.format(codes="79-like"),
+                _XID_HW.impact,
+                _XID_HW.actions,
+                _XID_HW.prevention,
+                0.85,
+            )
+        )
     for rule in KEYWORD_RULES:
         n = len(rule.pattern.findall(text))
         if n:
-            found.append(_hyp(rule.cause, rule.impact, rule.actions, rule.prevention, rule.base + _strength(n)))
+            found.append(
+                _hyp(rule.cause, rule.impact, rule.actions, rule.prevention, rule.base + _strength(n))
+            )
     if not found:
-        found.append(_hyp(
-            "Unrecognised anomaly: no known failure signature in the evidence",
-            "Unknown; the anomaly score says the host behaves unlike its training baseline",
-            ("Review the top features and sample lines of the incident on the host", "Compare with the same hour on healthy hosts"),
-            ("Add a rule or label for this pattern once understood",),
-            0.2,
-        ))
+        found.append(
+            _hyp(
+                "Unrecognised anomaly: no known failure signature in the evidence",
+                "Unknown; the anomaly score says the host behaves unlike its training baseline",
+                (
+                    "Review the top features and sample lines of the incident on the host",
+                    "Compare with the same hour on healthy hosts",
+                ),
+                ("Add a rule or label for this pattern once understood",),
+                0.2,
+            )
+        )
     found.sort(key=lambda h: (-h["likelihood"], h["cause"]))
     return found
 
 
-def _hyp(cause: str, impact: str, actions: tuple[str, ...], prevention: tuple[str, ...], likelihood: float) -> dict[str, Any]:
+def _hyp(
+    cause: str, impact: str, actions: tuple[str, ...], prevention: tuple[str, ...], likelihood: float
+) -> dict[str, Any]:
     return {
         "cause": cause,
         "likelihood": round(min(0.99, likelihood), 3),

@@ -25,7 +25,12 @@ from mlops_assets.lib.redact import redact
 log = logging.getLogger(__name__)
 
 SEVERITY_ORDER = {"info": 0, "low": 1, "warning": 2, "medium": 2, "error": 3, "high": 3, "critical": 4}
-_SLACK_EMOJI = {"critical": ":rotating_light:", "high": ":red_circle:", "error": ":red_circle:", "warning": ":warning:"}
+_SLACK_EMOJI = {
+    "critical": ":rotating_light:",
+    "high": ":red_circle:",
+    "error": ":red_circle:",
+    "warning": ":warning:",
+}
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,9 @@ class Alert:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Alert:
-        return cls(**{k: d[k] for k in ("key", "kind", "title", "text", "severity", "url", "fields") if k in d})
+        return cls(
+            **{k: d[k] for k in ("key", "kind", "title", "text", "severity", "url", "fields") if k in d}
+        )
 
 
 class DeliveryError(RuntimeError):

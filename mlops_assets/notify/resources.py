@@ -33,9 +33,15 @@ class NotifierResource(dg.ConfigurableResource):
 
     channels: str = Field(default="file", description="comma-separated: file, webhook, slack")
     webhook_url: str | None = Field(default=None, description="generic JSON webhook (channel 'webhook')")
-    slack_webhook_url: str | None = Field(default=None, description="Slack incoming webhook (channel 'slack')")
-    notifications_path: str | None = Field(default=None, description="default <MLOPS_HOME>/notifications.jsonl")
-    delivery_log_path: str | None = Field(default=None, description="default <MLOPS_HOME>/notify_deliveries.jsonl")
+    slack_webhook_url: str | None = Field(
+        default=None, description="Slack incoming webhook (channel 'slack')"
+    )
+    notifications_path: str | None = Field(
+        default=None, description="default <MLOPS_HOME>/notifications.jsonl"
+    )
+    delivery_log_path: str | None = Field(
+        default=None, description="default <MLOPS_HOME>/notify_deliveries.jsonl"
+    )
     # Worst case per channel and tick: max_attempts * timeout_s + backoff (~13.5 s), well inside the
     # daemon's 60 s sensor limit even with two dead receivers.
     timeout_s: float = 4.0
@@ -64,11 +70,17 @@ class NotifierResource(dg.ConfigurableResource):
             elif name == "webhook":
                 if not self.webhook_url:
                     raise ValueError("channel 'webhook' needs webhook_url (env MLOPS_WEBHOOK_URL)")
-                channels.append(WebhookChannel(self.webhook_url, self.timeout_s, self.redact_ips, self.redact_hostnames))
+                channels.append(
+                    WebhookChannel(self.webhook_url, self.timeout_s, self.redact_ips, self.redact_hostnames)
+                )
             elif name == "slack":
                 if not self.slack_webhook_url:
                     raise ValueError("channel 'slack' needs slack_webhook_url (env MLOPS_SLACK_WEBHOOK_URL)")
-                channels.append(SlackChannel(self.slack_webhook_url, self.timeout_s, self.redact_ips, self.redact_hostnames))
+                channels.append(
+                    SlackChannel(
+                        self.slack_webhook_url, self.timeout_s, self.redact_ips, self.redact_hostnames
+                    )
+                )
         log_path = self.delivery_log_path or os.path.join(settings().home, "notify_deliveries.jsonl")
         return Notifier(channels, log_path, max_attempts=self.max_attempts, backoff_s=self.backoff_s)
 
@@ -78,7 +90,9 @@ class NotifierResource(dg.ConfigurableResource):
     def severity_at_least(self, severity: str | None) -> bool:
         threshold = SEVERITY_ORDER.get(self.min_incident_severity.lower())
         if threshold is None:
-            raise ValueError(f"min_incident_severity {self.min_incident_severity!r} not in {list(SEVERITY_ORDER)}")
+            raise ValueError(
+                f"min_incident_severity {self.min_incident_severity!r} not in {list(SEVERITY_ORDER)}"
+            )
         return SEVERITY_ORDER.get((severity or "").lower(), -1) >= threshold
 
 

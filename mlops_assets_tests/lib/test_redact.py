@@ -16,12 +16,24 @@ q9w8e7r6t5y4u3i2o1p0==
     ("text", "secret", "kind"),
     [
         (f"key follows\n{PEM}\nafter", "MIIEowIBAAKCAQEA1b2x3y4z5", "private_key"),
-        ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA truncated", "b3BlbnNzaC1rZXktdjEAAAAA", "private_key"),
+        (
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA truncated",
+            "b3BlbnNzaC1rZXktdjEAAAAA",
+            "private_key",
+        ),
         ("Authorization: Bearer abcDEF1234567890xyz", "abcDEF1234567890xyz", "bearer"),
-        ("clone with ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789", "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789", "github_token"),
+        (
+            "clone with ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789",
+            "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789",
+            "github_token",
+        ),
         ("slack xoxb-123456789012-abcdefABCDEF", "xoxb-123456789012-abcdefABCDEF", "slack_token"),
         ("aws AKIAABCDEFGHIJKLMNOP used", "AKIAABCDEFGHIJKLMNOP", "aws_access_key"),
-        ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N", "eyJzdWIiOiIxMjM0NTY3ODkwIn0", "jwt"),
+        (
+            "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N",
+            "eyJzdWIiOiIxMjM0NTY3ODkwIn0",
+            "jwt",
+        ),
         ("env API_KEY=sk-live-0123456789 next", "sk-live-0123456789", "secret_pair"),
         ("login password=hunter2 ok", "hunter2", "secret_pair"),
         ('{"token": "tok_abcdef123", "x": 1}', "tok_abcdef123", "secret_pair"),
@@ -39,7 +51,9 @@ def test_each_secret_kind_is_removed_and_counted(text: str, secret: str, kind: s
 
 def test_context_is_kept_around_redactions() -> None:
     out = redact("user bob password=hunter2 from postgres://bob:pw123@db:5432/app")
-    assert out == "user bob password=[REDACTED:secret] from postgres://bob:[REDACTED:url_password]@db:5432/app"
+    assert (
+        out == "user bob password=[REDACTED:secret] from postgres://bob:[REDACTED:url_password]@db:5432/app"
+    )
 
 
 def test_ips_and_hostnames_only_when_asked() -> None:
@@ -64,9 +78,26 @@ def test_ordinary_gpu_log_lines_are_untouched() -> None:
 text_with_secrets = st.lists(
     st.one_of(
         st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30),
-        st.sampled_from([PEM, "password=hunter2", "AKIAABCDEFGHIJKLMNOP", "Bearer abcdefghijkl",
-                         "https://u:p@h.example.com/x", "a@b.io", "10.1.2.3", "token: 'x y'", "eyJa.eyJb.c",
-                         "secret=", "[REDACTED:secret]", "pwd=[REDACTED:x]", "host.example.org", ":", "@", "="]),
+        st.sampled_from(
+            [
+                PEM,
+                "password=hunter2",
+                "AKIAABCDEFGHIJKLMNOP",
+                "Bearer abcdefghijkl",
+                "https://u:p@h.example.com/x",
+                "a@b.io",
+                "10.1.2.3",
+                "token: 'x y'",
+                "eyJa.eyJb.c",
+                "secret=",
+                "[REDACTED:secret]",
+                "pwd=[REDACTED:x]",
+                "host.example.org",
+                ":",
+                "@",
+                "=",
+            ]
+        ),
     ),
     max_size=8,
 ).map(" ".join)

@@ -17,10 +17,14 @@ from mlops_assets.lib.triage import (
 from mlops_assets.lib.triage_rules import xid_codes
 
 
-def _evidence(lines: list[str], templates: list[str] | None = None, features: list[str] | None = None) -> dict:
+def _evidence(
+    lines: list[str], templates: list[str] | None = None, features: list[str] | None = None
+) -> dict:
     return {
         "top_features": [{"feature": f, "value": 1.0, "contribution": 0.5} for f in features or []],
-        "templates": [{"template_id": f"t{i}", "template": t, "count": 10 - i} for i, t in enumerate(templates or [])],
+        "templates": [
+            {"template_id": f"t{i}", "template": t, "count": 10 - i} for i, t in enumerate(templates or [])
+        ],
         "sample_lines": lines,
         "sources": ["kernel", "journal"],
     }
@@ -64,9 +68,14 @@ def test_xid_codes_from_lines_features_and_explicit_list() -> None:
 
 def test_prompt_redacts_and_respects_budget_dropping_samples_first() -> None:
     secret_lines = ["token=abc123secret AKIAABCDEFGHIJKLMNOP", "x" * 400] * 10
-    ev = _evidence(secret_lines, templates=["NVRM: Xid (PCI:<*>): <*>", "Out of memory: Killed process <*>"],
-                   features=["xid_count", "oom_kills"])
-    prompt, redactions = build_prompt({"incident_id": "inc-1", "host": "gpu01"}, ev, PromptSettings(max_chars=2000))
+    ev = _evidence(
+        secret_lines,
+        templates=["NVRM: Xid (PCI:<*>): <*>", "Out of memory: Killed process <*>"],
+        features=["xid_count", "oom_kills"],
+    )
+    prompt, redactions = build_prompt(
+        {"incident_id": "inc-1", "host": "gpu01"}, ev, PromptSettings(max_chars=2000)
+    )
     assert len(prompt) <= 2000
     assert "AKIAABCDEFGHIJKLMNOP" not in prompt and "abc123secret" not in prompt
     assert "Out of memory" in prompt and "xid_count" in prompt  # templates/features survive

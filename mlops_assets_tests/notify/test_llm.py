@@ -11,7 +11,12 @@ from mlops_assets.notify.loopback import LoopbackReceiver, Reply
 pytestmark = pytest.mark.llm
 
 PEM = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----"
-SECRETS = ["AKIAABCDEFGHIJKLMNOP", "hunter2", "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC", "ghp_0123456789abcdefABCDEF0123456789ab"]
+SECRETS = [
+    "AKIAABCDEFGHIJKLMNOP",
+    "hunter2",
+    "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC",
+    "ghp_0123456789abcdefABCDEF0123456789ab",
+]
 
 EVIDENCE = {
     "top_features": [{"feature": "xid_count", "value": 4, "contribution": 0.61}],
@@ -26,8 +31,20 @@ EVIDENCE = {
 }
 TRIAGE = {
     "hypotheses": [
-        {"cause": "PSU fault", "likelihood": 0.3, "impact": "node down", "immediate_actions": ["check PSU"], "prevention": ["redundant PSU"]},
-        {"cause": "GPU fell off the bus", "likelihood": 0.9, "impact": "GPU lost", "immediate_actions": ["drain node"], "prevention": ["RMA"]},
+        {
+            "cause": "PSU fault",
+            "likelihood": 0.3,
+            "impact": "node down",
+            "immediate_actions": ["check PSU"],
+            "prevention": ["redundant PSU"],
+        },
+        {
+            "cause": "GPU fell off the bus",
+            "likelihood": 0.9,
+            "impact": "GPU lost",
+            "immediate_actions": ["drain node"],
+            "prevention": ["RMA"],
+        },
     ],
     "summary": "Xid 79 on gpu01.",
 }
@@ -35,7 +52,9 @@ TRIAGE = {
 
 def gemini_reply(payload: dict) -> dict:
     return {
-        "candidates": [{"content": {"role": "model", "parts": [{"text": json.dumps(payload)}]}, "finishReason": "STOP"}],
+        "candidates": [
+            {"content": {"role": "model", "parts": [{"text": json.dumps(payload)}]}, "finishReason": "STOP"}
+        ],
         "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 10, "totalTokenCount": 20},
     }
 
@@ -67,7 +86,9 @@ def test_structured_reply_is_parsed_ranked_and_secrets_never_sent() -> None:
 
 def test_429_then_success_is_retried() -> None:
     with LoopbackReceiver(Reply(200, gemini_reply(TRIAGE))) as rx:
-        rx.script.append(Reply(429, {"error": {"code": 429, "message": "quota", "status": "RESOURCE_EXHAUSTED"}}))
+        rx.script.append(
+            Reply(429, {"error": {"code": 429, "message": "quota", "status": "RESOURCE_EXHAUSTED"}})
+        )
         rx.script.append(Reply(503, {"error": {"code": 503, "message": "busy", "status": "UNAVAILABLE"}}))
         result = summarize({"incident_id": "inc-8"}, EVIDENCE, _settings(rx.url))
     assert result.summary_kind == "llm"
@@ -77,7 +98,9 @@ def test_429_then_success_is_retried() -> None:
 def test_timeout_falls_back_to_rules_with_the_reason() -> None:
     with LoopbackReceiver(Reply(200, gemini_reply(TRIAGE), delay_s=3.0)) as rx:
         t0 = time.monotonic()
-        result = summarize({"incident_id": "inc-9"}, EVIDENCE, _settings(rx.url, timeout_s=1.0, max_attempts=2))
+        result = summarize(
+            {"incident_id": "inc-9"}, EVIDENCE, _settings(rx.url, timeout_s=1.0, max_attempts=2)
+        )
         elapsed = time.monotonic() - t0
     assert result.summary_kind == "rules"
     assert result.fallback_reason and "2 attempts" in result.fallback_reason
@@ -87,9 +110,13 @@ def test_timeout_falls_back_to_rules_with_the_reason() -> None:
 
 
 def test_non_retryable_error_and_bad_json_fall_back_immediately() -> None:
-    with LoopbackReceiver(Reply(400, {"error": {"code": 400, "message": "bad", "status": "INVALID_ARGUMENT"}})) as rx:
+    with LoopbackReceiver(
+        Reply(400, {"error": {"code": 400, "message": "bad", "status": "INVALID_ARGUMENT"}})
+    ) as rx:
         r = summarize({"incident_id": "x"}, EVIDENCE, _settings(rx.url))
-    assert r.summary_kind == "rules" and "non-retryable" in (r.fallback_reason or "") and len(rx.requests) == 1
+    assert (
+        r.summary_kind == "rules" and "non-retryable" in (r.fallback_reason or "") and len(rx.requests) == 1
+    )
     with LoopbackReceiver(Reply(200, gemini_reply({"unexpected": True}))) as rx:
         r = summarize({"incident_id": "x"}, EVIDENCE, _settings(rx.url))
     assert r.summary_kind == "rules" and r.fallback_reason

@@ -17,9 +17,14 @@ pytestmark = pytest.mark.notify
 
 def _alerts(n: int) -> list[Alert]:
     return [
-        Alert(key=f"check:a:{i}", kind="check_failed", title=f"Check failed {i}",
-              text=f"row_count 0; DSN postgres://u:pw{i}x@db/x", url="http://127.0.0.1:3000/runs/r1",
-              fields={"host": "gpu01"})
+        Alert(
+            key=f"check:a:{i}",
+            kind="check_failed",
+            title=f"Check failed {i}",
+            text=f"row_count 0; DSN postgres://u:pw{i}x@db/x",
+            url="http://127.0.0.1:3000/runs/r1",
+            fields={"host": "gpu01"},
+        )
         for i in range(n)
     ]
 
@@ -53,8 +58,13 @@ def test_burst_is_one_message_per_channel_and_redacted(tmp_path: Path) -> None:
 
 def test_receiver_down_is_bounded_retries_then_recorded_failure(tmp_path: Path) -> None:
     sleeps: list[float] = []
-    notifier = Notifier([WebhookChannel(f"http://127.0.0.1:{_dead_port()}/hook", timeout_s=1.0)],
-                        str(tmp_path / "d.jsonl"), max_attempts=3, backoff_s=0.2, sleep=sleeps.append)
+    notifier = Notifier(
+        [WebhookChannel(f"http://127.0.0.1:{_dead_port()}/hook", timeout_s=1.0)],
+        str(tmp_path / "d.jsonl"),
+        max_attempts=3,
+        backoff_s=0.2,
+        sleep=sleeps.append,
+    )
     (d,) = notifier.deliver(_alerts(2))
     assert d.status == "failed" and d.attempts == 3 and "Connection refused" in (d.error or "")
     assert sleeps == [0.2, 0.4]  # exponential backoff
@@ -65,16 +75,25 @@ def test_receiver_down_is_bounded_retries_then_recorded_failure(tmp_path: Path) 
 
 def test_slow_receiver_times_out_and_5xx_recovers_but_4xx_does_not_retry(tmp_path: Path) -> None:
     with LoopbackReceiver(Reply(200, delay_s=2.0)) as slow:
-        n = Notifier([WebhookChannel(slow.url, timeout_s=0.3)], str(tmp_path / "d.jsonl"), max_attempts=2, backoff_s=0.01)
+        n = Notifier(
+            [WebhookChannel(slow.url, timeout_s=0.3)],
+            str(tmp_path / "d.jsonl"),
+            max_attempts=2,
+            backoff_s=0.01,
+        )
         t0 = time.monotonic()
         (d,) = n.deliver(_alerts(1))
         assert d.status == "failed" and time.monotonic() - t0 < 2.0
     with LoopbackReceiver() as flaky:
         flaky.script.extend([Reply(500), Reply(429)])
-        (d,) = Notifier([WebhookChannel(flaky.url)], str(tmp_path / "d.jsonl"), backoff_s=0.01).deliver(_alerts(1))
+        (d,) = Notifier([WebhookChannel(flaky.url)], str(tmp_path / "d.jsonl"), backoff_s=0.01).deliver(
+            _alerts(1)
+        )
         assert d.status == "delivered" and d.attempts == 3
     with LoopbackReceiver(Reply(404, {"error": "no such hook"})) as gone:
-        (d,) = Notifier([WebhookChannel(gone.url)], str(tmp_path / "d.jsonl"), backoff_s=0.01).deliver(_alerts(1))
+        (d,) = Notifier([WebhookChannel(gone.url)], str(tmp_path / "d.jsonl"), backoff_s=0.01).deliver(
+            _alerts(1)
+        )
         assert d.status == "failed" and d.attempts == 1 and len(gone.requests) == 1
 
 
@@ -85,8 +104,12 @@ def test_slack_payload_caps_blocks() -> None:
 
 
 def test_resource_builds_channels_and_validates(tmp_path: Path) -> None:
-    r = NotifierResource(channels="file,webhook", webhook_url="http://127.0.0.1:9/x",
-                         notifications_path=str(tmp_path / "n.jsonl"), delivery_log_path=str(tmp_path / "d.jsonl"))
+    r = NotifierResource(
+        channels="file,webhook",
+        webhook_url="http://127.0.0.1:9/x",
+        notifications_path=str(tmp_path / "n.jsonl"),
+        delivery_log_path=str(tmp_path / "d.jsonl"),
+    )
     assert r.build().channel_names == ["file", "webhook"]
     with pytest.raises(ValueError, match="slack_webhook_url"):
         NotifierResource(channels="slack").build()

@@ -57,7 +57,9 @@ def run_failure_alert(context: dg.RunFailureSensorContext, notifier: NotifierRes
         ev = r.event_log_entry.dagster_event
         if ev is not None and not ev.asset_check_evaluation_data.passed:
             data = ev.asset_check_evaluation_data
-            failed_checks.append(f"{data.asset_key.to_user_string()}:{data.check_name} ({data.severity.value})")
+            failed_checks.append(
+                f"{data.asset_key.to_user_string()}:{data.check_name} ({data.severity.value})"
+            )
     message = context.failure_event.message or "run failed"
     lines = [message.splitlines()[0][:500]]
     if failed_checks:

@@ -7,7 +7,6 @@ also written to ``<storage>/incident_triage/incidents.parquet``, whose path the 
 records (``triage_table_path``) for the new-incident sensor.
 """
 
-
 import json
 from collections import Counter
 from typing import Any
@@ -39,12 +38,15 @@ def _load_cache(path: str, log: Any) -> dict[str, dict[str, str]]:
 
 
 def _subject(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: (str(row[k]) if row.get(k) is not None and not pd.isna(row[k]) else None)
-            for k in ("incident_id", "host", "start", "end", "severity", "max_score", "windows", "sources")}
+    return {
+        k: (str(row[k]) if row.get(k) is not None and not pd.isna(row[k]) else None)
+        for k in ("incident_id", "host", "start", "end", "severity", "max_score", "windows", "sources")
+    }
 
 
-def triage_incidents(incidents: pd.DataFrame, triage: TriageResource, cache: dict[str, dict[str, str]],
-                     log: Any) -> tuple[pd.DataFrame, Counter[str], dict[str, dict[str, str]]]:
+def triage_incidents(
+    incidents: pd.DataFrame, triage: TriageResource, cache: dict[str, dict[str, str]], log: Any
+) -> tuple[pd.DataFrame, Counter[str], dict[str, dict[str, str]]]:
     """The incidents with summaries filled, counts per outcome, and the updated cache."""
     out = conform(incidents, INCIDENTS)
     counts: Counter[str] = Counter()
@@ -83,7 +85,10 @@ def triage_incidents(incidents: pd.DataFrame, triage: TriageResource, cache: dic
     description="Root-cause triage (ranked hypotheses, actions) of every incident; LLM when a key is set.",
 )
 def incident_triage(
-    context: dg.AssetExecutionContext, incidents: pd.DataFrame, triage: TriageResource, storage: StorageResource
+    context: dg.AssetExecutionContext,
+    incidents: pd.DataFrame,
+    triage: TriageResource,
+    storage: StorageResource,
 ) -> dg.Output[pd.DataFrame]:
     required = [c for c in INCIDENTS if c not in ("summary", "summary_kind")]
     missing = [c for c in required if c not in incidents.columns]
@@ -93,7 +98,9 @@ def incident_triage(
     table_path = storage.path("incident_triage", "incidents.parquet")
     cache = _load_cache(cache_path, context.log)
     table, counts, new_cache = triage_incidents(incidents, triage, cache, context.log)
-    atomic_write_text(cache_path, json.dumps({"version": CACHE_VERSION, "entries": new_cache}, sort_keys=True))
+    atomic_write_text(
+        cache_path, json.dumps({"version": CACHE_VERSION, "entries": new_cache}, sort_keys=True)
+    )
     write_parquet(table_path, table)
     return dg.Output(
         table,

@@ -80,7 +80,9 @@ def _outcome(rec: AssetCheckExecutionRecord) -> CheckOutcome | None:
     )
 
 
-def _rows_after(instance: dg.DagsterInstance, key: dg.AssetCheckKey, after_id: int, max_rows: int) -> list[AssetCheckExecutionRecord]:
+def _rows_after(
+    instance: dg.DagsterInstance, key: dg.AssetCheckKey, after_id: int, max_rows: int
+) -> list[AssetCheckExecutionRecord]:
     """Rows with id > ``after_id`` (ascending), newest ``max_rows`` at most."""
     rows: list[AssetCheckExecutionRecord] = []
     before: int | None = None
@@ -153,7 +155,10 @@ def new_evaluations(
             if state is None and rec.create_timestamp < now - first_lookback_s:
                 resolved.add(rec.id)
                 continue
-            if rec.status in (AssetCheckExecutionRecordStatus.SUCCEEDED, AssetCheckExecutionRecordStatus.FAILED):
+            if rec.status in (
+                AssetCheckExecutionRecordStatus.SUCCEEDED,
+                AssetCheckExecutionRecordStatus.FAILED,
+            ):
                 outcome = _outcome(rec)
                 if outcome is not None:
                     out.append(outcome)

@@ -8,7 +8,6 @@ delivery log. A crash between sending and the cursor commit can repeat a message
 inside that window); nothing is lost silently.
 """
 
-
 import json
 from typing import Any
 
@@ -74,10 +73,14 @@ def _report(results: list[Delivery], n_alerts: int) -> str:
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="One notification per failed asset-check execution (blocking or not), grouped per tick.",
 )
-def notify_asset_check_failures(context: dg.SensorEvaluationContext, notifier: NotifierResource) -> dg.SkipReason:
+def notify_asset_check_failures(
+    context: dg.SensorEvaluationContext, notifier: NotifierResource
+) -> dg.SkipReason:
     state = _load_cursor(context.cursor)
     outcomes, cursor = new_evaluations(
-        context.instance, check_keys(context.repository_def), CheckCursor.from_dict(state.get("history") or {})
+        context.instance,
+        check_keys(context.repository_def),
+        CheckCursor.from_dict(state.get("history") or {}),
     )
     alerts = [check_alert(o, notifier) for o in outcomes if not o.passed]
     results, outbox = deliver_with_outbox(notifier.build(), alerts, state.get("outbox") or {}, context.log)
@@ -95,7 +98,9 @@ def notify_run_failures(context: dg.RunFailureSensorContext, notifier: NotifierR
     results = notifier.build().deliver([alert])
     for d in results:
         if not d.ok:
-            context.log.warning(f"run-failure notification to {d.channel} failed after {d.attempts} tries: {d.error}")
+            context.log.warning(
+                f"run-failure notification to {d.channel} failed after {d.attempts} tries: {d.error}"
+            )
 
 
 @dg.sensor(
@@ -115,13 +120,22 @@ def notify_new_incidents(context: dg.SensorEvaluationContext, notifier: Notifier
         mat = record.asset_materialization
         path_meta = mat.metadata.get("triage_table_path") if mat else None
         if path_meta is None:
-            raise ValueError(f"materialization {record.storage_id} of incident_triage has no 'triage_table_path' metadata")
+            raise ValueError(
+                f"materialization {record.storage_id} of incident_triage has no 'triage_table_path' metadata"
+            )
         path = str(path_meta.value)
         if not exists(path):
-            raise FileNotFoundError(f"incident_triage table {path} is missing; re-materialize incident_triage")
+            raise FileNotFoundError(
+                f"incident_triage table {path} is missing; re-materialize incident_triage"
+            )
         table = read_parquet(path)
         seen = set(notified)
-        fresh = table[[notifier.severity_at_least(s) and str(i) not in seen for s, i in zip(table["severity"], table["incident_id"], strict=True)]]
+        fresh = table[
+            [
+                notifier.severity_at_least(s) and str(i) not in seen
+                for s, i in zip(table["severity"], table["incident_id"], strict=True)
+            ]
+        ]
         alerts = incident_alerts(fresh, record.run_id, notifier)
         notified = (notified + [str(i) for i in fresh["incident_id"]])[-NOTIFIED_INCIDENTS_MAX:]
         last_id = record.storage_id

@@ -17,15 +17,23 @@ from mlops_assets.notify.resources import NotifierResource
 pytestmark = pytest.mark.notify
 
 
-@dg.asset(check_specs=[dg.AssetCheckSpec("not_empty", asset="widgets"),
-                       dg.AssetCheckSpec("fresh", asset="widgets", description="warn only")])
+@dg.asset(
+    check_specs=[
+        dg.AssetCheckSpec("not_empty", asset="widgets"),
+        dg.AssetCheckSpec("fresh", asset="widgets", description="warn only"),
+    ]
+)
 def widgets(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     rows = int(context.run.tags.get("rows", "0"))
     return dg.MaterializeResult(
         metadata={"dagster/row_count": rows},
         check_results=[
-            dg.AssetCheckResult(check_name="not_empty", passed=rows > 0, metadata={"rows": rows},
-                                description="widgets must not be empty (password=hunter2 leaked in a message)"),
+            dg.AssetCheckResult(
+                check_name="not_empty",
+                passed=rows > 0,
+                metadata={"rows": rows},
+                description="widgets must not be empty (password=hunter2 leaked in a message)",
+            ),
             dg.AssetCheckResult(check_name="fresh", passed=True),
         ],
     )
@@ -33,29 +41,50 @@ def widgets(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
 
 @dg.asset(check_specs=[dg.AssetCheckSpec("gate", asset="gadgets", blocking=True)])
 def gadgets() -> dg.MaterializeResult:
-    return dg.MaterializeResult(check_results=[dg.AssetCheckResult(
-        check_name="gate", passed=False, severity=dg.AssetCheckSeverity.ERROR, description="quarantine rate 40%")])
+    return dg.MaterializeResult(
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="gate",
+                passed=False,
+                severity=dg.AssetCheckSeverity.ERROR,
+                description="quarantine rate 40%",
+            )
+        ]
+    )
 
 
 def _defs(tmp_path: Path, url: str) -> dg.Definitions:
-    notifier = NotifierResource(channels="file,webhook", webhook_url=url, timeout_s=1.0, backoff_s=0.05,
-                                notifications_path=str(tmp_path / "notifications.jsonl"),
-                                delivery_log_path=str(tmp_path / "deliveries.jsonl"))
-    return dg.Definitions(assets=[widgets, gadgets], sensors=[notify_asset_check_failures, notify_run_failures],
-                          resources={"notifier": notifier})
+    notifier = NotifierResource(
+        channels="file,webhook",
+        webhook_url=url,
+        timeout_s=1.0,
+        backoff_s=0.05,
+        notifications_path=str(tmp_path / "notifications.jsonl"),
+        delivery_log_path=str(tmp_path / "deliveries.jsonl"),
+    )
+    return dg.Definitions(
+        assets=[widgets, gadgets],
+        sensors=[notify_asset_check_failures, notify_run_failures],
+        resources={"notifier": notifier},
+    )
 
 
-def _tick(sensor: dg.SensorDefinition, inst: dg.DagsterInstance, defs: dg.Definitions, cursor: str | None) -> str | None:
+def _tick(
+    sensor: dg.SensorDefinition, inst: dg.DagsterInstance, defs: dg.Definitions, cursor: str | None
+) -> str | None:
     ctx = dg.build_sensor_context(instance=inst, cursor=cursor, definitions=defs, resources=defs.resources)
     result = sensor.evaluate_tick(ctx)
     assert not result.run_requests
     return result.cursor
 
 
-def _run(defs: dg.Definitions, inst: dg.DagsterInstance, asset: str, rows: int = 0) -> dg.ExecuteInProcessResult:
+def _run(
+    defs: dg.Definitions, inst: dg.DagsterInstance, asset: str, rows: int = 0
+) -> dg.ExecuteInProcessResult:
     job = defs.resolve_implicit_global_asset_job_def()
-    return job.execute_in_process(instance=inst, asset_selection=[dg.AssetKey(asset)], tags={"rows": str(rows)},
-                                  raise_on_error=False)
+    return job.execute_in_process(
+        instance=inst, asset_selection=[dg.AssetKey(asset)], tags={"rows": str(rows)}, raise_on_error=False
+    )
 
 
 def _free_port() -> int:
@@ -97,8 +126,9 @@ def test_one_message_per_failed_check_across_ticks_and_bursts_grouped(tmp_path: 
 
         # Once rows are older than the settle time the watermark passes them and the id list empties.
         history = CheckCursor.from_dict(json.loads(cursor or "{}")["history"])
-        outcomes, later = new_evaluations(inst, [dg.AssetCheckKey(dg.AssetKey("widgets"), "not_empty")],
-                                          history, now=time.time() + 3600)
+        outcomes, later = new_evaluations(
+            inst, [dg.AssetCheckKey(dg.AssetKey("widgets"), "not_empty")], history, now=time.time() + 3600
+        )
         mark, ids = later.checks["widgets:not_empty"]
         assert outcomes == [] and ids == [] and mark >= max(history.checks["widgets:not_empty"][1])
 
