@@ -258,10 +258,12 @@ def score_wide(model: TrainedModel, wide: pd.DataFrame, model_version: str = "",
     rows = np.arange(len(s)) if explain_all else np.flatnonzero(flag)
     if len(rows):
         top[rows] = explain(z[rows], x[rows], model.columns)
-    host = wide["host"].astype("string") if "host" in wide.columns else pd.Series(pd.NA, index=wide.index, dtype="string")
-    window = (pd.to_datetime(wide["window_start"], utc=True) if "window_start" in wide.columns
-              else pd.Series(pd.NaT, index=wide.index, dtype="datetime64[ns, UTC]"))
+    n = len(s)
+    host = (wide["host"].astype("string").reset_index(drop=True) if "host" in wide.columns
+            else pd.Series([pd.NA] * n, dtype="string"))
+    window = (pd.to_datetime(wide["window_start"], utc=True).reset_index(drop=True) if "window_start" in wide.columns
+              else pd.Series([pd.NaT] * n, dtype="datetime64[ns, UTC]"))
     return pd.DataFrame({
-        "host": host.to_numpy(), "window_start": window.to_numpy(), "score": s.astype("float64"), "is_anomaly": flag,
-        "model_version": pd.array([model_version] * len(s), dtype="string"), "top_features": pd.array(top, dtype="string"),
-    }).astype({"host": "string", "window_start": "datetime64[ns, UTC]"})
+        "host": host, "window_start": window.astype("datetime64[ns, UTC]"), "score": s.astype("float64"), "is_anomaly": flag,
+        "model_version": pd.array([model_version] * n, dtype="string"), "top_features": pd.array(top, dtype="string"),
+    })

@@ -119,6 +119,8 @@ def anomaly_model(context: dg.AssetExecutionContext, config: TrainConfig, storag
             name="model", python_model=AnomalyDetectorModel(model), input_example=example,
             signature=mlflow.models.infer_signature(example, out_example),
             registered_model_name=model_registry.model_name,
+            # explicit: requirement inference shells out to `uv export`/imports and costs ~20 s per run
+            pip_requirements=[f"mlflow=={mlflow.__version__}", "scikit-learn", "pandas", "numpy"],
         )
         run = mlflow.active_run()
         run_id, experiment_id = run.info.run_id, run.info.experiment_id

@@ -1,0 +1,48 @@
+"""A small simulated, parsed and featurised storage root + a tmp MLflow (sqlite + artifact dir)."""
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from mlops_assets.defs.partitions import HOURLY_FMT
+from mlops_assets.lib.features import assign_templates, build_template_counts, build_window_features
+from mlops_assets.lib.parsing.bundle import parse_bundle
+from mlops_assets.lib.storage import PartitionStore
+from mlops_assets.lib.template_state import save_template_miner
+from mlops_assets.lib.templates import TemplateMiner
+from mlops_assets.simulate import DEFAULT_START, read_labels, simulate
+from mlops_assets.sources.directory import DirectorySource
+
+HOURS = 8
+
+
+@pytest.fixture(scope="session")
+def featurised(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Storage root with parsed tables, miner state, features and template counts of 2 hosts x 8 h."""
+    base = tmp_path_factory.mktemp("model")
+    raw, root = base / "raw", str(base / "storage")
+    summary = simulate(raw, hosts=2, hours=HOURS, seed=7)
+    store, source, miner = PartitionStore(root), DirectorySource(str(raw)), TemplateMiner()
+    parsed = []
+    for host in summary.hosts:
+        for h in range(HOURS):
+            start = DEFAULT_START + timedelta(hours=h)
+            tables = parse_bundle(source.fetch(host, start, start + timedelta(hours=1)), host).tables
+            key = start.strftime(HOURLY_FMT)
+            for name, df in tables.items():
+                store.write(name, host, key, df)
+            for name in ("journal_entries", "docker_lines"):
+                miner.fit(tables[name]["message"].fillna("").tolist())
+            parsed.append((host, key, start, tables))
+    save_template_miner(root, miner, set())
+    for host, key, start, tables in parsed:
+        t = assign_templates(tables, miner)
+        store.write("features", host, key, build_window_features(t, host, start, start + timedelta(hours=1), expected_gpus=8))
+        store.write("template_counts", host, key, build_template_counts(t, host, start, start + timedelta(hours=1)))
+    return {"root": root, "hosts": summary.hosts, "labels": read_labels(raw / "labels.csv"), "base": base}
+
+
+@pytest.fixture()
+def mlflow_dirs(tmp_path: Path) -> tuple[str, str]:
+    return f"sqlite:///{tmp_path / 'mlflow.db'}", str(tmp_path / "artifacts")
