@@ -15,7 +15,7 @@ from .step_jobs import DEPLOY, REPO_ROOT
 
 pytestmark = pytest.mark.k8s
 
-MANIFESTS = sorted((DEPLOY / "k8s").glob("*.yaml"))
+MANIFESTS = sorted((DEPLOY / "k8s").rglob("*.yaml"))
 K8S_VERSION = "1.30"
 POD_KINDS = {"Deployment", "StatefulSet", "Job", "DaemonSet"}
 # dagster-k8s 0.29 (client.py/launcher.py/executor.py) calls exactly these; it polls, never watches.
