@@ -44,7 +44,6 @@ from mlops_assets.sources.cursors import CursorStore
 from mlops_assets.sources.hosts import HostConfig, load_hosts
 from mlops_assets.sources.ssh_transport import (
     PARALLEL_CHANNELS,
-    CommandResult,
     RemoteCommandError,
     SshCollectionError,
     checked,
@@ -89,17 +88,17 @@ class SshLogSource(LogSource):
             return None
         return state.cursor
 
+    @staticmethod
+    def _job(client: paramiko.SSHClient, cfg: HostConfig, job: Job) -> bytes:
+        res = run_command(client, job[2], cfg.timeouts.command_s, cfg.max_output_bytes)
+        return job[3](checked(res, cfg.name))
+
     def _run_all(self, client: paramiko.SSHClient, cfg: HostConfig, jobs: list[Job]) -> dict[tuple[str, str], bytes]:
-        """Run jobs on parallel channels of one connection; the first failure fails the fetch."""
-
-        def one(job: Job) -> bytes:
-            res = run_command(client, job[2], cfg.timeouts.command_s, cfg.max_output_bytes)
-            return job[3](checked(res, cfg.name))
-
+        """Run jobs on parallel channels of one connection; the first failure fails the call."""
         if not jobs:
             return {}
         with ThreadPoolExecutor(min(PARALLEL_CHANNELS, len(jobs))) as pool:
-            futures = [pool.submit(one, j) for j in jobs]
+            futures = [pool.submit(self._job, client, cfg, j) for j in jobs]
             return {(j[0], j[1]): f.result() for j, f in zip(jobs, futures, strict=True)}
 
     def fetch(self, host: str, start: datetime, end: datetime, sources: Sequence[str] = SOURCES) -> RawBundle:
@@ -124,35 +123,33 @@ class SshLogSource(LogSource):
             jobs.append(("docker_events", MEMBER_DOCKER_PS, cmd.docker_ps(), lambda b: b))
 
         bundle: RawBundle = {s: {} for s in wanted}
+        jobs.sort(key=lambda j: j[1] != MEMBER_DOCKER_PS)  # container logs wait only for `docker ps`
         client = connect(cfg)
         try:
-            got = self._run_all(client, cfg, jobs)
-            if "docker_logs" in wanted:
-                names = cfg.containers or container_names(got[("docker_events", MEMBER_DOCKER_PS)], host)
-                bundle["docker_logs"] = self._docker_logs(client, cfg, names, start, end)
+            with ThreadPoolExecutor(PARALLEL_CHANNELS) as pool:
+                try:
+                    futures = {(j[0], j[1]): pool.submit(self._job, client, cfg, j) for j in jobs}
+                    logs = {}
+                    if "docker_logs" in wanted:
+                        names = cfg.containers or container_names(futures[("docker_events", MEMBER_DOCKER_PS)].result(), host)
+                        logs = {n: pool.submit(run_command, client, cmd.docker_logs(n, start, end),
+                                               cfg.timeouts.command_s, cfg.max_output_bytes) for n in names}
+                    for (source, member), fut in futures.items():
+                        if source in bundle:
+                            bundle[source][member] = fut.result()
+                    for name, fut in logs.items():
+                        res = fut.result()
+                        if res.status != 0:
+                            checked(res, cfg.name)  # raises with the fix
+                        # one command, two streams: stdout and stderr stay apart
+                        bundle["docker_logs"][f"{name}.stdout"] = cmd.trim_docker_logs(res.stdout, start, end)
+                        bundle["docker_logs"][f"{name}.stderr"] = cmd.trim_docker_logs(res.stderr, start, end)
+                except BaseException:
+                    client.close()  # abort the other channels instead of waiting for them
+                    raise
         finally:
             client.close()
-        for (source, member), data in got.items():
-            if source in bundle:
-                bundle[source][member] = data
         return bundle
-
-    def _docker_logs(self, client: paramiko.SSHClient, cfg: HostConfig, names: Sequence[str],
-                     start: datetime, end: datetime) -> dict[str, bytes]:
-        """stdout and stderr of each container's window, kept apart (one command, two streams)."""
-
-        def one(name: str) -> tuple[str, CommandResult]:
-            return name, run_command(client, cmd.docker_logs(name, start, end), cfg.timeouts.command_s,
-                                     cfg.max_output_bytes)
-
-        members: dict[str, bytes] = {}
-        with ThreadPoolExecutor(max(1, min(PARALLEL_CHANNELS, len(names)))) as pool:
-            for name, res in pool.map(one, names):
-                if res.status != 0:
-                    checked(res, cfg.name)  # raises with the fix
-                members[f"{name}.stdout"] = cmd.trim_docker_logs(res.stdout, start, end)
-                members[f"{name}.stderr"] = cmd.trim_docker_logs(res.stderr, start, end)
-        return members
 
     def commit(self, host: str, start: datetime, end: datetime, bundle: RawBundle) -> None:
         """Advance journal/kernel cursors to the last entry written; a no-op for older windows."""
