@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--year", type=int, default=None, help="year of journal-short lines (default: inferred)"
     )
+    parser.add_argument(
+        "--boot-time", default=None, help="kernel: ISO time of boot, makes relative dmesg/kmsg times absolute"
+    )
     parser.add_argument("--out", default=None, help="write the parsed table as parquet (atomic)")
 
 
@@ -56,9 +59,24 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     container = args.container or path.name.split(".")[0]
+    boot_time = None
+    if args.boot_time:
+        import pandas as pd
+
+        try:
+            boot_time = pd.Timestamp(args.boot_time).to_pydatetime()
+        except ValueError:
+            print(f"error: --boot-time {args.boot_time!r} is not an ISO timestamp", file=sys.stderr)
+            return 2
     try:
         result = parse_any(
-            data, args.kind, host=args.host, container=container, stream=args.stream, year=args.year
+            data,
+            args.kind,
+            host=args.host,
+            container=container,
+            stream=args.stream,
+            year=args.year,
+            boot_time=boot_time,
         )
     except UnknownKindError as exc:
         print(f"error: {path}: {exc}", file=sys.stderr)
