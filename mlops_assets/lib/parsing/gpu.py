@@ -121,14 +121,14 @@ def parse_gpu_csv(data: bytes, host: str) -> ParseResult:
     """Parse ``nvidia-smi --query-gpu=... --format=csv[,nounits]`` output of one host."""
     quarantine = Quarantine(host, "gpu")
     notes: dict[str, Any] = {"timezone": "timestamps without zone read as UTC (nvidia-smi prints local time)"}
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        data = data.decode("utf-16", errors="replace").encode("utf-8")
+        notes["encoding"] = "utf-16"
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     if b"\x00" in data:
         notes["nul_bytes"] = data.count(b"\x00")
         data = data.replace(b"\x00", b"")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        data = data.decode("utf-16", errors="replace").encode("utf-8")
-        notes["encoding"] = "utf-16"
     segments, errors, skipped, counts, records_in = _segment(data, quarantine)
     notes.update({k: v for k, v in counts.items() if v})
     unterminated = records_in if data and not data.endswith(b"\n") else None
