@@ -136,3 +136,36 @@ def test_two_ssh_hosts_one_down_still_requests_the_other(
         assert more.run_requests[0].run_key != data.run_requests[-1].run_key
     finally:
         server.stop()
+
+
+@pytest.mark.ssh
+def test_requested_run_collects_over_ssh_and_advances_the_cursor(
+    sim_root: Path, tmp_path: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sensor's RunRequest, executed: raw_logs fetches over SSH, stores, then commits the cursor."""
+    from mlops_assets.defs.partitions import window_of
+    from mlops_assets.lib.storage import PartitionStore, read_raw_members
+    from mlops_assets.sources.directory import DirectorySource
+
+    monkeypatch.setenv("MLOPS_SENSOR_BACKFILL_HOURS", "1")
+    server: LocalSshd = start_or_skip(tmp_path / "sshd", sim_root / SIM_HOST)
+    try:
+        hosts_file = server.write_hosts_file(tmp_path / "hosts.yaml", [server.host_entry(SIM_HOST)])
+        resource = LogSourceResource(kind="ssh", hosts_file=str(hosts_file), cursor_dir=str(tmp_path / "cur"))
+        defs = defs_with(resource, tmp_path)
+        instance.add_dynamic_partitions("hosts", [SIM_HOST])
+        (request,) = tick(new_data_sensor, instance, defs).run_requests
+        result = dg.materialize(
+            [raw_logs], instance=instance, partition_key=request.partition_key,
+            resources={"log_source": resource, "storage": StorageResource(root=str(tmp_path / "store"))},
+        )
+        assert result.success
+    finally:
+        server.stop()
+    hour_key = request.partition_key.keys_by_dimension["hour"]
+    assert hour_key == "2026-11-01-04:00"  # the newest complete hour of the simulated 6 h
+    expected = DirectorySource(sim_root).fetch(SIM_HOST, *window_of(hour_key))
+    store = PartitionStore(str(tmp_path / "store"))
+    for source, members in expected.items():
+        assert read_raw_members(store, source, SIM_HOST, hour_key) == members
+    assert (tmp_path / "cur" / f"{SIM_HOST}.json").exists()
