@@ -31,7 +31,7 @@ XID_RE = re.compile(r"NVRM: Xid \((?P<pci>[^)]*)\):\s*(?P<xid>\d+)(?:,\s*pid=['\
 OOM_RE = re.compile(r"Out of memory|oom-kill|invoked oom-killer|Memory cgroup out of memory|oom_reaper")
 OOM_PID_RE = re.compile(r"Killed process (\d+)|oom_reaper: reaped process (\d+)|pid=(\d+)")
 HUNG_RE = re.compile(r"blocked for more than \d+ seconds|hung_task")
-HUNG_PID_RE = re.compile(r"task \S+?:(\d+)")
+HUNG_PID_RE = re.compile(r"task (?:\S+):(\d+) blocked")
 
 _ISO = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?"
 ISO_RE = re.compile(rf"^(?:\w+\s*:\s*\w+\s*:\s*)?(?P<ts>{_ISO})\s+(?P<msg>.*)$")

@@ -48,7 +48,12 @@ def test_nounits_row_is_typed_per_contract() -> None:
 def test_units_and_not_supported_values() -> None:
     r = parse(f"{HEADER_UNITS}\n{ROW_UNITS}\n")
     row = r.table.iloc[0]
-    assert (row["util_gpu_pct"], row["mem_used_mib"], row["power_w"], row["sm_clock_mhz"]) == (91, 2048, 251, 1410)
+    assert (row["util_gpu_pct"], row["mem_used_mib"], row["power_w"], row["sm_clock_mhz"]) == (
+        91,
+        2048,
+        251,
+        1410,
+    )
     assert pd.isna(row["fan_pct"]) and pd.isna(row["ecc_uncorrected"])
     assert "unparseable_values" not in r.notes
 
