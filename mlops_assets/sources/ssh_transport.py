@@ -14,6 +14,7 @@ import base64
 import hashlib
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -185,12 +186,16 @@ def run_command(client: paramiko.SSHClient, command: str, timeout_s: float, max_
     failure: list[BaseException] = []
     lock = threading.Lock()
 
+    deadline = time.monotonic() + timeout_s
+
     def drain(recv: Callable[[int], bytes], sink: list[bytes]) -> None:
         try:
             while True:
                 data = recv(1 << 20)
                 if not data:
                     return
+                if time.monotonic() > deadline:  # a command that trickles output forever
+                    raise TimeoutError
                 with lock:
                     total[0] += len(data)
                     sink.append(data)
@@ -211,9 +216,11 @@ def run_command(client: paramiko.SSHClient, command: str, timeout_s: float, max_
         drain(chan.recv, out)
         if failure:
             raise failure[0]
-        stderr_thread.join(timeout_s)
+        stderr_thread.join(max(deadline - time.monotonic(), 0.1))
         if failure:
             raise failure[0]
+        if stderr_thread.is_alive():
+            raise CommandTimeout(f"`{command[:120]}` kept writing to stderr past {timeout_s:g} s")
         if not chan.status_event.wait(timeout_s):
             raise CommandTimeout(f"`{command[:120]}` sent no exit status within {timeout_s:g} s")
         if transport is not None and not transport.is_active() and not chan.exit_status_ready():

@@ -122,3 +122,11 @@ def test_wrong_user_key_is_refused(sshd: LocalSshd, tmp_path: Path) -> None:
     src = source_for(sshd, tmp_path, key_file=str(stranger))
     with pytest.raises(SshAuthError, match="authentication failed.*authorized_keys"):
         src.fetch(SIM_HOST, DEFAULT_START, DEFAULT_START + HOUR)
+
+
+def test_docker_only_host_is_probed_by_its_clock(sshd: LocalSshd, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    src = source_for(sshd, tmp_path, sources=["docker_events"])
+    probe = src.probe(SIM_HOST)
+    assert probe.reachable and abs((probe.latest_ts - datetime.now(UTC)).total_seconds()) < 30

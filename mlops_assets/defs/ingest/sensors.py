@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -26,6 +27,7 @@ from mlops_assets.sources.hosts import HOST_NAME_RE
 
 RAW_ASSET_KEYS = [dg.AssetKey(f"raw_{source}") for source in SOURCES]
 HOUR = timedelta(hours=1)
+PROBE_PARALLELISM = 8
 
 
 def _env_int(name: str, default: int) -> int:
@@ -110,8 +112,11 @@ def plan_runs(context: dg.SensorEvaluationContext, source: LogSource) -> dg.Sens
     backfill, limit = backfill_hours(), max_runs_per_host()
     requests: list[dg.RunRequest] = []
     problems: list[str] = []
+    # Probe concurrently: one host that hangs until its connect timeout must not eat the tick.
+    with ThreadPoolExecutor(max(1, min(PROBE_PARALLELISM, len(registered)))) as pool:
+        probes = dict(zip(registered, pool.map(lambda h: _probe(source, h), registered), strict=True))
     for host in registered:
-        probe = _probe(source, host)
+        probe = probes[host]
         if not probe.reachable:
             problems.append(f"host {host} unreachable: {probe.error}")
             continue
