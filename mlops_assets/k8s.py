@@ -30,6 +30,7 @@ SERVICE_ACCOUNT = "mlops-assets-dagster"
 SSH_DIR = "/etc/mlops-assets/ssh"
 HOSTS_DIR = "/etc/mlops-assets/hosts"
 DATA_DIR = "/data"
+DAGSTER_ARTIFACTS_DIR = "/data/dagster"  # instance local_artifact_storage: default IO manager outputs
 
 NAMESPACE_ENV = "MLOPS_K8S_NAMESPACE"
 MAX_CONCURRENT_ENV = "MLOPS_K8S_MAX_CONCURRENT_STEPS"

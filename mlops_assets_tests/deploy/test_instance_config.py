@@ -82,3 +82,13 @@ def test_queue_limits_agree_with_the_chart(instance_config: dict[str, Any]) -> N
     assert ours["max_concurrent_runs"] == chart["maxConcurrentRuns"]
     assert ours["tag_concurrency_limits"] == chart["tagConcurrencyLimits"]
     assert {"key": "mlops_assets/stage", "value": "train", "limit": 1} in ours["tag_concurrency_limits"]
+
+
+def test_io_manager_outputs_land_on_the_shared_volume(instance_config: dict[str, Any]) -> None:
+    """Step pods have a read-only root and run apart: pickled outputs must go to the shared PVC."""
+    ours = instance_config["local_artifact_storage"]
+    chart = load_values()["additionalInstanceConfig"]["local_artifact_storage"]
+    assert ours == chart
+    assert ours["config"]["base_dir"] == prod.DAGSTER_ARTIFACTS_DIR
+    assert prod.DAGSTER_ARTIFACTS_DIR.startswith(prod.DATA_DIR + "/")
+    assert {"name": "data", "mountPath": prod.DATA_DIR} in prod.POD_VOLUME_MOUNTS
