@@ -53,8 +53,8 @@ from mlops_assets.sources.ssh_transport import (
 
 JOURNAL_SOURCES = {"journal": (MEMBER_JOURNAL, False), "kernel": (MEMBER_KERNEL, True)}
 
-# (source, member, command, post-processing of checked stdout)
-Job = tuple[str, str, str, Callable[[bytes], bytes]]
+# (source, member, command, post-processing of checked stdout, fallback command when the first fails)
+Job = tuple[str, str, str, Callable[[bytes], bytes], str | None]
 
 
 class SshLogSource(LogSource):
@@ -91,6 +91,9 @@ class SshLogSource(LogSource):
     @staticmethod
     def _job(client: paramiko.SSHClient, cfg: HostConfig, job: Job) -> bytes:
         res = run_command(client, job[2], cfg.timeouts.command_s, cfg.max_output_bytes)
+        if res.status not in (0, -1) and job[4] is not None and b"cursor" in res.stderr.lower():
+            # The stored cursor is gone (journal vacuumed or rotated away): resume by time instead.
+            res = run_command(client, job[4], cfg.timeouts.command_s, cfg.max_output_bytes)
         return job[3](checked(res, cfg.name))
 
     def _run_all(self, client: paramiko.SSHClient, cfg: HostConfig, jobs: list[Job]) -> dict[tuple[str, str], bytes]:
@@ -109,18 +112,21 @@ class SshLogSource(LogSource):
         wanted = [s for s in sources if s in cfg.sources]
         jobs: list[Job] = []
         if "gpu" in wanted:
-            jobs.append(("gpu", MEMBER_GPU, cmd.gpu_window(cfg.gpu.log_path, start, end), lambda b: b))
+            jobs.append(("gpu", MEMBER_GPU, cmd.gpu_window(cfg.gpu.log_path, start, end), lambda b: b, None))
         for source in ("journal", "kernel"):
             if source in wanted:
                 member, kernel = JOURNAL_SOURCES[source]
                 units = cfg.journal_units if source == "journal" else ()
-                command = cmd.journal(start, end, self._resume_cursor(host, source, start), kernel, units)
-                jobs.append((source, member, command, lambda b: cmd.trim_journal(b, start, end)))
+                cursor = self._resume_cursor(host, source, start)
+                by_time = cmd.journal(start, end, None, kernel, units)
+                command = cmd.journal(start, end, cursor, kernel, units) if cursor else by_time
+                jobs.append((source, member, command, lambda b: cmd.trim_journal(b, start, end),
+                             by_time if cursor else None))
         if "docker_events" in wanted:
             jobs.append(("docker_events", MEMBER_DOCKER_EVENTS, cmd.docker_events(start, end),
-                         lambda b: cmd.trim_docker_events(b, start, end)))
+                         lambda b: cmd.trim_docker_events(b, start, end), None))
         if "docker_events" in wanted or "docker_logs" in wanted:
-            jobs.append(("docker_events", MEMBER_DOCKER_PS, cmd.docker_ps(), lambda b: b))
+            jobs.append(("docker_events", MEMBER_DOCKER_PS, cmd.docker_ps(), lambda b: b, None))
 
         bundle: RawBundle = {s: {} for s in wanted}
         jobs.sort(key=lambda j: j[1] != MEMBER_DOCKER_PS)  # container logs wait only for `docker ps`
@@ -166,12 +172,12 @@ class SshLogSource(LogSource):
             cfg = self.config(host)
             jobs: list[Job] = []
             if "gpu" in cfg.sources:
-                jobs.append(("gpu", "tail", cmd.gpu_tail(cfg.gpu.log_path), lambda b: b))
+                jobs.append(("gpu", "tail", cmd.gpu_tail(cfg.gpu.log_path), lambda b: b, None))
             for source in ("journal", "kernel"):
                 if source in cfg.sources:
-                    jobs.append((source, "last", cmd.journal_last(source == "kernel"), lambda b: b))
+                    jobs.append((source, "last", cmd.journal_last(source == "kernel"), lambda b: b, None))
             if not jobs:  # docker-only host: an hour is complete when the host's clock has passed it
-                jobs.append(("clock", "now", cmd.REMOTE_CLOCK, lambda b: b))
+                jobs.append(("clock", "now", cmd.REMOTE_CLOCK, lambda b: b, None))
             client = connect(cfg)
             try:
                 got = self._run_all(client, cfg, jobs)

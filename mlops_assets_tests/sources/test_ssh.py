@@ -130,3 +130,13 @@ def test_docker_only_host_is_probed_by_its_clock(sshd: LocalSshd, tmp_path: Path
     src = source_for(sshd, tmp_path, sources=["docker_events"])
     probe = src.probe(SIM_HOST)
     assert probe.reachable and abs((probe.latest_ts - datetime.now(UTC)).total_seconds()) < 30
+
+
+def test_vanished_journal_cursor_falls_back_to_the_time_window(sshd: LocalSshd, sim_root: Path, tmp_path: Path) -> None:
+    from mlops_assets.sources.cursors import CursorStore
+
+    src = source_for(sshd, tmp_path)
+    start = DEFAULT_START + 2 * HOUR
+    CursorStore(tmp_path / "cursors").advance(SIM_HOST, "journal", "s=0;i=0;b=0;m=0;t=0;x=0", start)
+    bundle = src.fetch(SIM_HOST, start, start + HOUR, ["journal"])
+    assert bundle == DirectorySource(sim_root).fetch(SIM_HOST, start, start + HOUR, ["journal"])
