@@ -92,3 +92,25 @@ def test_io_manager_outputs_land_on_the_shared_volume(instance_config: dict[str,
     assert ours["config"]["base_dir"] == prod.DAGSTER_ARTIFACTS_DIR
     assert prod.DAGSTER_ARTIFACTS_DIR.startswith(prod.DATA_DIR + "/")
     assert {"name": "data", "mountPath": prod.DATA_DIR} in prod.POD_VOLUME_MOUNTS
+
+
+def _env_refs(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        if set(node) == {"env"}:
+            return {node["env"]}
+        return set().union(*(_env_refs(v) for v in node.values())) if node else set()
+    if isinstance(node, list):
+        return set().union(*(_env_refs(v) for v in node)) if node else set()
+    return set()
+
+
+def test_every_env_var_the_instance_reads_reaches_run_and_step_pods(instance_config: dict[str, Any]) -> None:
+    """Run/step pods get envFrom the ConfigMap plus DAGSTER_PG_PASSWORD from postgres_password_secret."""
+    config_map = next(
+        d
+        for d in yaml.safe_load_all((DEPLOY / "k8s" / "20-config.yaml").read_text())
+        if d["metadata"]["name"] == prod.ENV_CONFIG_MAP
+    )
+    provided = set(config_map["data"]) | {"DAGSTER_PG_PASSWORD"}
+    missing = _env_refs(instance_config) - provided
+    assert not missing, f"dagster.prod.yaml reads {sorted(missing)} which no pod receives"
