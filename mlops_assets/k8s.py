@@ -76,12 +76,6 @@ POD_VOLUME_MOUNTS: list[dict[str, Any]] = [
 # (Dagster's own step retries decide, so a retry is visible in the event log).
 STEP_JOB_SPEC: dict[str, Any] = {"backoffLimit": 0, "ttlSecondsAfterFinished": 86400}
 
-# Op retry policy for steps that talk to the network (SSH collection, MLflow, webhooks): a GPU host
-# rebooting or an API blip should not fail an hourly run.
-NETWORK_STEP_RETRY_POLICY = dg.RetryPolicy(
-    max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
-)
-
 
 def _required_env(name: str) -> str:
     value = os.getenv(name, "").strip()
@@ -95,7 +89,10 @@ def _required_env(name: str) -> str:
 
 def prod_executor_config() -> dict[str, Any]:
     """Config for `k8s_job_executor`, read from the code server's environment once at load time."""
-    max_concurrent = int(os.getenv(MAX_CONCURRENT_ENV, "8"))
+    raw_max = os.getenv(MAX_CONCURRENT_ENV, "8")
+    if not raw_max.strip().isdigit():
+        raise ValueError(f"{MAX_CONCURRENT_ENV} must be a positive integer, got {raw_max!r}")
+    max_concurrent = int(raw_max)
     if max_concurrent < 1:
         raise ValueError(f"{MAX_CONCURRENT_ENV} must be >= 1, got {max_concurrent}")
     pull_policy = os.getenv(PULL_POLICY_ENV, "IfNotPresent")

@@ -117,9 +117,10 @@ def test_executor_needs_a_namespace_and_sane_settings(monkeypatch: pytest.Monkey
     with pytest.raises(ValueError, match=prod.PULL_POLICY_ENV):
         prod.prod_executor_config()
     monkeypatch.setenv(prod.PULL_POLICY_ENV, "Never")
-    monkeypatch.setenv(prod.MAX_CONCURRENT_ENV, "0")
-    with pytest.raises(ValueError, match=prod.MAX_CONCURRENT_ENV):
-        prod.prod_executor_config()
+    for bad in ("0", "eight"):
+        monkeypatch.setenv(prod.MAX_CONCURRENT_ENV, bad)
+        with pytest.raises(ValueError, match=prod.MAX_CONCURRENT_ENV):
+            prod.prod_executor_config()
 
 
 PROD_LOAD = """
