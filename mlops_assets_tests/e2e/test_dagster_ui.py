@@ -1,0 +1,118 @@
+"""The Dagster UI end to end: the real webserver serving workspace.yaml, driven over GraphQL and in Chromium.
+
+One simulated host's last two hours land in $MLOPS_HOME/raw; the host is added as a dynamic partition
+and one host x hour partition of the raw logs + parsed_gpu is launched exactly as the UI's
+"Materialize" button does, then its materializations and check results are read back.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+
+from mlops_assets_tests.e2e.asset_graph_page import (
+    open_expanded_asset_graph,
+    wait_statuses_loaded,
+    zoom_out_until_visible,
+)
+from mlops_assets_tests.e2e.conftest import LOCATION_NAME, DagsterUI
+from mlops_assets_tests.e2e.ui_graphql import add_dynamic_partition as add_host
+from mlops_assets_tests.e2e.ui_graphql import (
+    asset_names,
+    check_executions,
+    implicit_asset_job,
+    launch_assets_run,
+    materializations,
+    run_errors,
+    wait_for_run,
+)
+
+pytestmark = pytest.mark.e2e
+
+HOST = "gpu-node-01"  # the simulator's name for host index 0
+HOSTS_PARTITIONS = "hosts"
+RAW_ASSETS = ["raw_gpu", "raw_journal", "raw_kernel", "raw_docker_logs", "raw_docker_events"]
+PARSED_CHECKS = ["quarantine_rate", "column_schema", "timestamps_in_order", "raw_freshness"]
+GRAPH_ASSETS = ["raw_gpu", "parsed_journal"]  # must be visible in the asset graph
+
+
+def _recent_hours() -> tuple[datetime, datetime]:
+    """(start of the 2 simulated hours, the hour to materialize = the last complete hour)."""
+    this_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    return this_hour - timedelta(hours=2), this_hour - timedelta(hours=1)
+
+
+def _metadata(event: dict[str, Any], label: str) -> Any:
+    return next((e.get("intValue") for e in event["metadataEntries"] if e["label"] == label), None)
+
+
+@pytest.fixture(scope="module")
+def host_hour(dagster_ui: DagsterUI) -> dg.MultiPartitionKey:
+    """Simulate HOST's last two hours into the landing folder and register HOST as a partition."""
+    from mlops_assets.simulate import simulate
+
+    start, hour = _recent_hours()
+    summary = simulate(
+        dagster_ui.mlops_home / "raw", hosts=1, gpus=2, hours=2, seed=11, start=start, faults=[]
+    )
+    assert summary.hosts == [HOST]
+    add_host(dagster_ui.client, LOCATION_NAME, HOSTS_PARTITIONS, HOST)
+    return dg.MultiPartitionKey({"host": HOST, "hour": hour.strftime("%Y-%m-%d-%H:%M")})
+
+
+def test_launch_partition_run_records_materializations_and_checks(
+    dagster_ui: DagsterUI, host_hour: dg.MultiPartitionKey
+) -> None:
+    client = dagster_ui.client
+    job = implicit_asset_job(client, "parsed_gpu")
+    partition = str(host_hour)
+    tags = {
+        "dagster/partition": partition,
+        "dagster/partition/host": host_hour.keys_by_dimension["host"],
+        "dagster/partition/hour": host_hour.keys_by_dimension["hour"],
+    }
+    run_id = launch_assets_run(
+        client,
+        LOCATION_NAME,
+        job,
+        assets=[*RAW_ASSETS, "parsed_gpu"],
+        checks=[("parsed_gpu", c) for c in PARSED_CHECKS],
+        tags=tags,
+    )
+
+    status = wait_for_run(client, run_id)
+    assert status == "SUCCESS", f"run {run_id} ended {status}:\n{run_errors(client, run_id)}"
+
+    for asset in [*RAW_ASSETS, "parsed_gpu"]:
+        events = materializations(client, asset, partition)
+        assert [(e["runId"], e["partition"]) for e in events] == [(run_id, partition)], asset
+    (parsed,) = materializations(client, "parsed_gpu", partition)
+    row_count = _metadata(parsed, "dagster/row_count")
+    assert row_count is not None and row_count > 0, parsed["metadataEntries"]
+
+    for check in PARSED_CHECKS:
+        executions = check_executions(client, "parsed_gpu", check, partition)
+        assert len(executions) == 1, (check, executions)
+        (execution,) = executions
+        assert execution["runId"] == run_id, check
+        assert execution["partition"] == partition, check
+        assert execution["status"] == "SUCCEEDED", (check, execution)
+        assert execution["evaluation"]["success"] is True, (check, execution)
+
+
+def test_asset_graph_renders_in_chromium(dagster_ui: DagsterUI, chromium_page: Any, tmp_path: Path) -> None:
+    names = asset_names(dagster_ui.client)
+    assert set(GRAPH_ASSETS) <= set(names), names
+    page = chromium_page
+    open_expanded_asset_graph(page, dagster_ui.url, [*GRAPH_ASSETS, *names])
+    clipped = zoom_out_until_visible(page, names)
+    wait_statuses_loaded(page)
+    shot = tmp_path / "asset_graph.png"
+    page.screenshot(path=str(shot))
+    print(f"asset graph screenshot: {shot}")
+    assert not clipped, f"assets missing from or clipped in the zoomed-out graph: {clipped}; see {shot}"
+    assert shot.stat().st_size > 10_000, "the screenshot is (nearly) empty"
