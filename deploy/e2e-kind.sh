@@ -100,7 +100,7 @@ helm upgrade --install dagster dagster/dagster --version "$CHART_VERSION" -n "$N
 
 WEB_POD="$(kubectl -n "$NAMESPACE" get pods -l component=dagster-webserver -o jsonpath='{.items[0].metadata.name}')"
 [ -n "$WEB_POD" ] || die "no webserver pod (label component=dagster-webserver)"
-kubectl -n "$NAMESPACE" port-forward "pod/$WEB_POD" 18080:80 >"$WORK/port-forward.log" 2>&1 &
+kubectl -n "$NAMESPACE" port-forward "pod/$WEB_POD" 18080:8080 >"$WORK/port-forward.log" 2>&1 &
 PF_PID=$!
 for _ in $(seq 1 30); do curl -fsS http://127.0.0.1:18080/server_info >/dev/null 2>&1 && break; sleep 2; done
 curl -fsS http://127.0.0.1:18080/server_info >/dev/null || die "webserver not reachable through port-forward: $(cat "$WORK/port-forward.log")"
@@ -148,5 +148,5 @@ STEP_JOBS="$(kubectl -n "$NAMESPACE" get jobs -l app.kubernetes.io/component=ste
 [ "$STATUS" = "SUCCESS" ] || die "run status '$STATUS' (see: kubectl -n $NAMESPACE logs -l app.kubernetes.io/component=run_worker)"
 [ "$STEP_JOBS" -ge 1 ] || die "the run succeeded but no step_worker Job was created: the k8s executor is not in use"
 log "OK: $SMOKE_ASSET materialized for $SMOKE_HOST|$SMOKE_HOUR in $STEP_JOBS step Job(s)"
-echo "UI: kubectl -n $NAMESPACE port-forward pod/$WEB_POD 8080:80  ->  http://127.0.0.1:8080"
+echo "UI: kubectl -n $NAMESPACE port-forward pod/$WEB_POD 8080:8080  ->  http://127.0.0.1:8080"
 [ "$KEEP_CLUSTER" = "0" ] || echo "delete the cluster with: kind delete cluster --name $CLUSTER"

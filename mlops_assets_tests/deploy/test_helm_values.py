@@ -165,3 +165,17 @@ def test_kind_overrides_use_the_locally_loaded_image() -> None:
     assert mlflow[0]["spec"]["template"]["spec"]["containers"][0]["image"] == "mlops-assets:local"
     script = (DEPLOY / "e2e-kind.sh").read_text()
     assert "mlops-assets:local" in script and "values-kind.yaml" in script
+
+
+def test_webserver_port_is_bindable_without_capabilities_and_allowed_in() -> None:
+    web = load_values()["dagsterWebserver"]
+    port = web["service"]["port"]
+    assert web["securityContext"]["capabilities"]["drop"] == ["ALL"] and port >= 1024
+    assert web["readinessProbe"]["httpGet"]["port"] == port
+    policies = [
+        d
+        for d in yaml.safe_load_all((DEPLOY / "k8s" / "60-networkpolicy.yaml").read_text())
+        if d["metadata"]["name"] == "webserver-ingress"
+    ]
+    assert policies[0]["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": port}]
+    assert f":{port} " in (DEPLOY / "e2e-kind.sh").read_text(), "port-forward must target the webserver port"
