@@ -82,7 +82,7 @@ def parse_docker_json_file(data: bytes, host: str, container: str) -> ParseResul
                 skipped += 1
                 continue
             try:
-                obj = json.loads(raw)
+                obj = json.loads(raw.decode("utf-8", errors="replace"))
             except (ValueError, RecursionError):
                 q.add(i + 1, "invalid_json", raw)
                 continue

@@ -126,6 +126,15 @@ def parse_gpu_csv(data: bytes, host: str) -> ParseResult:
         notes["encoding"] = "utf-16"
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    if not data.isascii():  # pyarrow refuses invalid UTF-8: repair it (U+FFFD) and say so
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = data.decode("utf-8", errors="replace")
+            notes["invalid_bytes"] = text.count("\ufffd")
+            data = text.encode("utf-8")
+    if b"\r" in data:  # pyarrow's CSV reader ends a row at a lone CR too: keep LF as the only terminator
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b" ")
     if b"\x00" in data:
         notes["nul_bytes"] = data.count(b"\x00")
         data = data.replace(b"\x00", b"")

@@ -126,7 +126,7 @@ def _text(value: Any) -> str | None:
 def _slow_row(raw: bytes, line_no: int, q: Quarantine) -> dict[str, Any] | None:
     """stdlib-json parse of one odd line; quarantines and returns None when it is unusable."""
     try:
-        obj = json.loads(raw)
+        obj = json.loads(raw.decode("utf-8", errors="replace"))
     except (ValueError, RecursionError):
         q.add(line_no, "invalid_json", raw)
         return None

@@ -113,9 +113,10 @@ def _parse_fast(
     lo, hi = int(block.starts[idx[0]]), int(block.ends[idx[-1]])
     try:
         table = pajson.read_json(pa.BufferReader(memoryview(blanked)[lo:hi]), parse_options=options)
+        table.validate(full=True)  # pyarrow.json does not check UTF-8 inside strings; this does
         if table.num_rows == len(idx):
             return [(idx, table)]
-    except pa.ArrowInvalid:
+    except pa.ArrowException:  # ArrowInvalid, or a wrapped UTF-8 error for invalid bytes in a string
         pass  # some line in this range is not what the schema says: narrow it down below
     if len(idx) <= _MIN_BISECT_LINES:
         odd.update(idx.tolist())
