@@ -106,18 +106,25 @@ def compute_drift(
     drifted = per_feature.loc[per_feature["drifted"], "feature"].tolist()
     share = len(drifted) / len(per_feature) if len(per_feature) else 0.0
     if html_path is not None:
-        from mlops_assets.lib.storage import atomic_write_bytes
+        save_html(snapshot, html_path)
+    return DriftSummary(share, drifted, len(per_feature), share >= share_threshold, share_threshold, per_feature, len(ref), len(cur))
 
-        tmp = f"{html_path}.render.html" if "://" not in html_path else None
-        if tmp is None:
-            raise ValueError("HTML reports are rendered locally; pass a local path")
-        snapshot.save_html(tmp)
+
+def save_html(snapshot: object, html_path: str) -> None:
+    """Render locally, then publish atomically (works for local paths and object-store URLs)."""
+    import os
+    import tempfile
+
+    from mlops_assets.lib.storage import atomic_write_bytes
+
+    fd, tmp = tempfile.mkstemp(suffix=".html")
+    os.close(fd)
+    try:
+        snapshot.save_html(tmp)  # type: ignore[attr-defined]
         with open(tmp, "rb") as fh:
             atomic_write_bytes(html_path, fh.read())
-        import os
-
+    finally:
         os.unlink(tmp)
-    return DriftSummary(share, drifted, len(per_feature), share >= share_threshold, share_threshold, per_feature, len(ref), len(cur))
 
 
 def score_shift(reference_scores: pd.Series, current_scores: pd.Series) -> dict[str, float]:

@@ -140,7 +140,6 @@ class DirectorySource(LogSource):
         if not root.is_dir():
             raise FileNotFoundError(f"log directory {root} does not exist: point MLOPS_RAW_DIR at a folder or .tar.gz of host folders")
         self.root = root
-        self._cache: dict[Path, tuple[int, int, _Indexed]] = {}
 
     @staticmethod
     def _single_top(dest: Path) -> Path:
@@ -175,12 +174,16 @@ class DirectorySource(LogSource):
         return out
 
     def _indexed(self, path: Path, source: str) -> _Indexed:
+        """Index a file once per (size, mtime) for the whole process: every hourly run of a day
+        slices the same files, and each run builds a new DirectorySource."""
         st = path.stat()
-        hit = self._cache.get(path)
-        if hit and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
-            return hit[2]
-        idx = _Indexed(path.read_bytes(), _TS_OF[source], header=source == "gpu")
-        self._cache[path] = (st.st_size, st.st_mtime_ns, idx)
+        key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+        idx = _INDEX_CACHE.pop(key, None)
+        if idx is None:
+            idx = _Indexed(path.read_bytes(), _TS_OF[source], header=source == "gpu")
+        _INDEX_CACHE[key] = idx  # re-insert: most recently used last
+        while len(_INDEX_CACHE) > _INDEX_CACHE_MAX:
+            del _INDEX_CACHE[next(iter(_INDEX_CACHE))]
         return idx
 
     def fetch(self, host: str, start: datetime, end: datetime, sources: Sequence[str] = SOURCES) -> RawBundle:
@@ -219,6 +222,9 @@ class DirectorySource(LogSource):
         when = datetime.fromtimestamp(latest // 1000 / 1e6, tz=UTC) if latest is not None else None
         return HostProbe(host, True, when, fp)
 
+
+_INDEX_CACHE: dict[tuple[str, int, int], _Indexed] = {}
+_INDEX_CACHE_MAX = 256  # files; a host has ~15, and an index holds the file's bytes once
 
 _TS_OF: dict[str, Callable[[bytes], int | None]] = {
     "gpu": ts_gpu,
