@@ -204,8 +204,10 @@ query($key: AssetKeyInput!, $check: String!, $partition: String) {
 """
 
 
-def check_executions(client: GraphQLClient, asset: str, check: str, partition: str) -> list[dict[str, Any]]:
-    """Executions of check ``check`` on ``asset`` for ``partition``, newest first."""
+def check_executions(
+    client: GraphQLClient, asset: str, check: str, partition: str | None = None
+) -> list[dict[str, Any]]:
+    """Executions of check ``check`` on ``asset``, newest first: of ``partition``, or of any partition if None."""
     res = client.execute(CHECK_EXECUTIONS, {"key": {"path": [asset]}, "check": check, "partition": partition})
     return res["assetCheckExecutions"]
 
