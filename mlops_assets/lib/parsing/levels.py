@@ -1,9 +1,11 @@
 """Log level of a free-text container line, inferred from the message itself.
 
 Container output has no level field, but most frameworks print one: ``ERROR``/``WARN`` tokens,
-logfmt ``level=error``, JSON ``"level":"error"``, Python's ``Traceback``. The most severe match
-wins (a line ``INFO retry after ERROR`` is an error); no match -> ``unknown``. One RE2 pattern per
-level runs vectorised over a pyarrow column, the same patterns serve single strings.
+logfmt ``level=error``, JSON ``"level":"error"``, Python's ``Traceback``. The FIRST such marker in
+the line decides (frameworks print the level before the text, so a later ``ERROR`` is usually
+quoted content: ``INFO retrying after ERROR`` is an info line); no marker -> ``unknown``.
+One RE2 extraction runs vectorised over a pyarrow column; ``infer_level`` applies the same rule to
+one string.
 """
 
 from __future__ import annotations
@@ -14,39 +16,52 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-
-def _pattern(tokens: str, words: str) -> str:
-    return rf'\b({tokens})\b|level=({words})\b|"level"\s*:\s*"({words})"'
-
-
-LEVEL_PATTERNS: tuple[tuple[str, str], ...] = (
-    ("critical", _pattern("CRITICAL|FATAL|PANIC", "critical|fatal|panic|CRITICAL|FATAL")),
-    ("error", _pattern("ERROR|ERR", "error|err|ERROR") + r"|^Traceback \(most recent call last\)"),
-    ("warning", _pattern("WARN|WARNING", "warn|warning|WARN|WARNING")),
-    ("info", _pattern("INFO", "info|INFO")),
-    ("debug", _pattern("DEBUG|TRACE", "debug|trace|DEBUG|TRACE")),
+_WORDS = "critical|fatal|panic|error|err|warning|warn|info|debug|trace"
+MARKER = (
+    r"\b(?:CRITICAL|FATAL|PANIC|ERROR|ERR|WARNING|WARN|INFO|DEBUG|TRACE)\b"
+    rf"|level=(?:{_WORDS})\b"
+    rf'|"level"\s*:\s*"(?:{_WORDS})"'
+    r"|^Traceback \(most recent call last\)"
 )
-_COMPILED = tuple((level, re.compile(p)) for level, p in LEVEL_PATTERNS)
+_MARKER_RE = re.compile(MARKER)
+_WORD_RE = re.compile(rf"(traceback|{_WORDS})", re.IGNORECASE)
+LEVEL_OF_WORD: dict[str, str] = {
+    "critical": "critical",
+    "fatal": "critical",
+    "panic": "critical",
+    "error": "error",
+    "err": "error",
+    "traceback": "error",
+    "warning": "warning",
+    "warn": "warning",
+    "info": "info",
+    "debug": "debug",
+    "trace": "debug",
+}
+
+
+def level_of_marker(marker: str | None) -> str:
+    """``ERROR`` / ``level=warn`` / ``"level":"info"`` / ``Traceback …`` -> level name."""
+    if not marker:
+        return "unknown"
+    m = _WORD_RE.search(marker)
+    return LEVEL_OF_WORD.get(m.group(1).lower(), "unknown") if m else "unknown"
 
 
 def infer_level(message: str | None) -> str:
-    """Level of one message (``unknown`` when nothing matches)."""
-    if message:
-        for level, regex in _COMPILED:
-            if regex.search(message):
-                return level
-    return "unknown"
+    """Level of one message (``unknown`` when it has no level marker)."""
+    m = _MARKER_RE.search(message) if message else None
+    return level_of_marker(m.group(0)) if m else "unknown"
 
 
 def infer_levels(messages: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Vectorised ``infer_level`` over an arrow string column -> object array of level names."""
-    out = np.full(len(messages), "unknown", dtype=object)
-    undecided = np.ones(len(messages), dtype=bool)
-    for level, pattern in LEVEL_PATTERNS:
-        hit = pc.fill_null(pc.match_substring_regex(messages, pattern), False).to_numpy(zero_copy_only=False)
-        take = hit & undecided
-        out[take] = level
-        undecided &= ~hit
-        if not undecided.any():
-            break
-    return out
+    if isinstance(messages, pa.ChunkedArray):
+        messages = messages.combine_chunks()
+    if len(messages) == 0:
+        return np.array([], dtype=object)
+    token = pc.struct_field(pc.extract_regex(messages, f"(?P<m>{MARKER})"), "m")
+    encoded = pc.dictionary_encode(token)
+    names = np.array([level_of_marker(t) for t in encoded.dictionary.to_pylist()] + ["unknown"], dtype=object)
+    idx = encoded.indices.fill_null(len(names) - 1).to_numpy(zero_copy_only=False)
+    return names[idx]

@@ -75,7 +75,8 @@ def test_plain_docker_logs_use_the_application_timestamp() -> None:
 
 
 def test_level_inference_priorities() -> None:
-    assert infer_level("INFO retry after ERROR") == "error"
+    assert infer_level("INFO retry after ERROR") == "info"  # the first marker decides
+    assert infer_level("Traceback (most recent call last):") == "error"
     assert infer_level("CRITICAL: disk") == "critical"
     assert infer_level('{"level":"debug"}') == "debug"
     assert infer_level("level=warning msg=x") == "warning"
