@@ -37,7 +37,11 @@ DEFAULT_RUN_COORDINATOR = {"module": "dagster.core.run_coordinator", "class": "D
 
 
 class WebserverStartError(RuntimeError):
-    """The webserver process could not be started or never answered (a reason to skip, not to fail)."""
+    """The webserver executable is missing or could not be spawned (a reason to skip, not to fail)."""
+
+
+class WebserverNotReady(RuntimeError):
+    """The webserver started but exited or never answered: a real failure, reported with its log."""
 
 
 def free_port() -> int:
@@ -85,27 +89,35 @@ class DagsterWebserver:
             raise WebserverStartError(f"{self.executable} not found: run `make venv` first")
         cmd = [str(self.executable), "-w", str(self.workspace), "-h", "127.0.0.1", "-p", str(self.port)]
         with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                cmd, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
+            try:
+                self.process = subprocess.Popen(
+                    cmd,
+                    cwd=self.cwd,
+                    env=self.env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                raise WebserverStartError(f"cannot spawn {self.executable}: {exc}") from exc
 
     def wait_ready(self, timeout_s: float = 90.0) -> dict[str, object]:
-        """Poll `/server_info` until it answers JSON; raise WebserverStartError on exit or timeout."""
+        """Poll `/server_info` until it answers JSON; raise WebserverNotReady on exit or timeout."""
         if self.process is None:
-            raise WebserverStartError("start() was not called")
+            raise WebserverNotReady("start() was not called")
         deadline = time.monotonic() + timeout_s
         last_error = "no answer yet"
         while time.monotonic() < deadline:
             code = self.process.poll()
             if code is not None:
-                raise WebserverStartError(f"dagster-webserver exited with code {code}:\n{self.log_tail()}")
+                raise WebserverNotReady(f"dagster-webserver exited with code {code}:\n{self.log_tail()}")
             try:
                 with urllib.request.urlopen(f"{self.url}/server_info", timeout=5) as resp:
                     return json.loads(resp.read())
             except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError) as exc:
                 last_error = repr(exc)
             time.sleep(0.5)
-        raise WebserverStartError(
+        raise WebserverNotReady(
             f"dagster-webserver not ready after {timeout_s:.0f} s ({last_error}):\n{self.log_tail()}"
         )
 
