@@ -27,4 +27,4 @@ def test_definitions_validate_exits_zero(tmp_path: Path) -> None:
     )
     output = f"{proc.stdout}\n{proc.stderr}"
     assert proc.returncode == 0, f"dagster definitions validate exited {proc.returncode}:\n{output[-6000:]}"
-    assert "mlops_assets" in output, output[-3000:]
+    assert "Validation successful for code location mlops_assets" in output, output[-3000:]
