@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from mlops_assets.lib.contracts import GPU_ERRORS, ParseResult, conform, empty_frame
+from mlops_assets.lib.contracts import GPU_ERRORS, GPU_SAMPLES, ParseResult, conform, empty_frame
 from mlops_assets.lib.parsing.gpu_values import column_values, normalise_pci, parse_timestamps
 from mlops_assets.lib.parsing.records import Quarantine, build_result
 from mlops_assets.sources.base import GPU_QUERY_FIELDS
@@ -204,33 +204,62 @@ def _segment(data: bytes, quarantine: Quarantine):
     return segments, errors, skipped, counts, total_lines
 
 
-def _read_strings(buf: bytes, n_columns: int) -> tuple[pa.Table, list[tuple[int, str]]]:
-    """All-string CSV read; rows with a wrong field count are returned as (1-based line, text).
+NULL_MARKERS = [
+    f"{pad}{m}"
+    for m in ("[N/A]", "[Not Supported]", "N/A", "[Unknown Error]", "[GPU is lost]")
+    for pad in ("", " ")
+]
 
-    Threaded reading is faster but numbers invalid rows as None, so a file with invalid rows is
-    read again single-threaded to get their line numbers (rare: truncated last row).
+
+def _read_table(
+    buf: bytes, mapping: dict[int, str], n_columns: int
+) -> tuple[pa.Table, list[tuple[int, str]]]:
+    """CSV read; rows with a wrong field count are returned as (1-based line, text).
+
+    First try: numeric contract columns parsed by the CSV reader itself (nounits output, null
+    markers as null) - no intermediate strings. Values with units make that fail; then every
+    column is read as string and converted column-wise. Threaded reading numbers invalid rows as
+    None, so a file with invalid rows is read again single-threaded to get their line numbers.
     """
     names = [f"c{i}" for i in range(n_columns)]
-    for threads in (True, False):
-        bad: list[tuple[int, str]] = []
+    numeric = {f"c{pos}" for pos, col in mapping.items() if GPU_SAMPLES.get(col, "string")[:1] in ("F", "I")}
+    numeric -= {f"c{pos}" for pos, col in mapping.items() if col == "throttle_reasons"}
+    attempts = [({n: pa.float64() if n in numeric else pa.string() for n in names}, True)] if numeric else []
+    attempts.append(({n: pa.string() for n in names}, False))
+    for types, typed in attempts:
+        for threads in (True, False):
+            bad: list[tuple[int, str]] = []
 
-        def on_invalid(row: Any, bad: list[tuple[int, str]] = bad) -> str:
-            bad.append((row.number, row.text))
-            return "skip"
+            def on_invalid(row: Any, bad: list[tuple[int, str]] = bad) -> str:
+                bad.append((row.number, row.text))
+                return "skip"
 
-        table = pacsv.read_csv(
-            io.BytesIO(buf),
-            read_options=pacsv.ReadOptions(column_names=names, use_threads=threads, block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(quote_char=False, invalid_row_handler=on_invalid),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-        if not bad:
-            break
-    return table, bad
+            try:
+                table = pacsv.read_csv(
+                    io.BytesIO(buf),
+                    read_options=pacsv.ReadOptions(
+                        column_names=names, use_threads=threads, block_size=1 << 24
+                    ),
+                    parse_options=pacsv.ParseOptions(quote_char=False, invalid_row_handler=on_invalid),
+                    convert_options=pacsv.ConvertOptions(
+                        column_types=types,
+                        include_columns=[
+                            f"c{pos}" for pos in sorted(mapping)
+                        ],  # unmapped fields are not read
+                        null_values=NULL_MARKERS if typed else [],
+                        strings_can_be_null=False,
+                        quoted_strings_can_be_null=False,
+                    ),
+                )
+            except pa.ArrowInvalid:
+                if typed:
+                    break  # units or odd values in a numeric column: read everything as strings
+                raise
+            if not bad:
+                return table, bad
+        else:
+            return table, bad
+    raise AssertionError("unreachable: the all-string read cannot fail on conversion")
 
 
 def _parse_segment(
@@ -261,7 +290,7 @@ def _parse_segment(
         mapping = header_mapping(header)
         notes["assumed_header"] = "GPU_QUERY_FIELDS (file has no header)"
     assert mapping is not None
-    table, bad = _read_strings(buf, len(header))
+    table, bad = _read_table(buf, mapping, len(header))
     last_line = offsets[-1]
     for k, text in bad:
         truncated = original_line(k) == unterminated_line
@@ -273,10 +302,10 @@ def _parse_segment(
     kept_line_nos = np.array(starts)[piece] + (kept - 1 - np.array(offsets)[piece])
     out: dict[str, Any] = {}
     for pos, col in mapping.items():
-        out[col] = column_values(col, table.column(pos), notes)
+        out[col] = column_values(col, table.column(f"c{pos}"), notes)
     df = pd.DataFrame(out)
     df["line_no"] = kept_line_nos
-    ts_raw = table.column([p for p, c in mapping.items() if c == "ts"][0])
+    ts_raw = table.column(next(f"c{p}" for p, c in mapping.items() if c == "ts"))
     df["ts"] = parse_timestamps(ts_raw)
     bad_ts = df["ts"].isna().to_numpy()
     if bad_ts.any():

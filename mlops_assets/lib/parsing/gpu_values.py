@@ -60,6 +60,8 @@ def column_values(col_name: str, col: pa.ChunkedArray | pa.Array, notes: dict[st
         return pd.Series(col.to_pylist(), dtype="string")
     if col_name == "throttle_reasons":
         return _hex_ints(col, notes)
+    if pa.types.is_floating(col.type):  # already converted by the CSV reader
+        return numeric_series(col.to_numpy(zero_copy_only=False).astype(np.float64), dtype)
     if dtype == "string":
         s = pc.utf8_trim_whitespace(col)
         null = pc.or_(pc.match_substring_regex(s, r"^\[.*\]$"), pc.match_substring_regex(s, r"^(N/A|)$"))
