@@ -5,7 +5,6 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import numpy as np
 import pandas as pd
-import pytest
 
 from mlops_assets.defs.model.resources import ModelRegistryResource
 from mlops_assets.defs.monitor.drift import drift_report, retrain_on_drift
@@ -98,6 +97,8 @@ def test_no_champion_is_a_clear_failure(tmp_path):
         "storage": StorageResource(root=str(tmp_path / "s")),
         "model_registry": ModelRegistryResource(tracking_uri=f"sqlite:///{tmp_path / 'm.db'}", artifact_root=str(tmp_path)),
     }
-    with dg.instance_for_test() as instance, pytest.raises(dg.DagsterExecutionStepExecutionError) as err:
-        dg.materialize([drift_report], instance=instance, resources=resources)
-    assert "no champion model yet" in str(err.value.user_exception)
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([drift_report], instance=instance, resources=resources, raise_on_error=False)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    assert "no champion model yet" in str(failure.step_failure_data.error.cause)
