@@ -134,3 +134,10 @@ def test_utf16_with_bom() -> None:
 def test_empty_input() -> None:
     r = parse_gpu_csv(b"", "h")
     assert r.records_in == 0 and r.table.empty and schema_mismatches(r.table, GPU_SAMPLES) == []
+
+
+def test_unparseable_value_falls_back_to_string_path_and_is_counted() -> None:
+    bad = ROW_NOUNITS.replace(", 45, 90,", ", abc, 90,")
+    r = parse(f"{HEADER_NOUNITS}\n{ROW_NOUNITS}\n{bad}\n")
+    assert len(r.table) == 2 and pd.isna(r.table["temperature_c"].iloc[1])
+    assert r.table["temperature_c"].iloc[0] == 45 and r.notes["unparseable_values"] == 1
