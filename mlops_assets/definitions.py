@@ -33,22 +33,28 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
     minimum_interval_seconds=60,
 )
 
-_domains = dg.Definitions.merge(
-    ingest.defs,
-    parse.defs,
-    features.defs,
-    model.defs,
-    monitor.defs,
-    notify.defs,
-    dg.Definitions(
-        sensors=[automation_sensor],
-        jobs=jobs,
-        resources={"storage": default_storage(), "log_source": default_log_source()},
-        executor=_executor(),
-    ),
-)
-with warnings.catch_warnings():
-    # map_asset_specs is marked "preview" in 1.13; it is the one declarative way to keep every
-    # automation condition in defs/automation.py instead of scattered over the domains.
-    warnings.simplefilter("ignore", dg.PreviewWarning)
-    defs = _domains.map_asset_specs(func=with_automation)
+
+def build_defs() -> dg.Definitions:
+    """Merge every domain, add the shared resources/executor, then apply the automation table."""
+    merged = dg.Definitions.merge(
+        ingest.defs,
+        parse.defs,
+        features.defs,
+        model.defs,
+        monitor.defs,
+        notify.defs,
+        dg.Definitions(
+            sensors=[automation_sensor],
+            jobs=jobs,
+            resources={"storage": default_storage(), "log_source": default_log_source()},
+            executor=_executor(),
+        ),
+    )
+    with warnings.catch_warnings():
+        # map_asset_specs is marked "preview" in 1.13; it is the one declarative way to keep every
+        # automation condition in defs/automation.py instead of scattered over the domains.
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return merged.map_asset_specs(func=with_automation)
+
+
+defs = build_defs()
