@@ -13,7 +13,6 @@ read as UTC (stated in ``notes["timezone"]``); ISO timestamps with a zone are co
 
 from __future__ import annotations
 
-import io
 import re
 from bisect import bisect_right
 from typing import Any
@@ -109,11 +108,11 @@ class _Segment:
     def __init__(self, header: list[str] | None, mapping: dict[int, str] | None) -> None:
         self.header = header
         self.mapping = mapping
-        self.pieces: list[bytes] = []
-        self.line_nos: list[int] = []  # original line number of each kept line, in order
+        self.pieces: list[tuple[int, int]] = []  # byte ranges of consecutive sample lines in the input
+        self.line_nos: list[int] = []  # original line number of the first line of each piece
 
-    def add(self, piece: bytes, line_no: int) -> None:
-        self.pieces.append(piece)
+    def add(self, start: int, end: int, line_no: int) -> None:
+        self.pieces.append((start, end))
         self.line_nos.append(line_no)
 
 
@@ -142,7 +141,9 @@ def parse_gpu_csv(data: bytes, host: str) -> ParseResult:
     notes.update({k: v for k, v in counts.items() if v})
     unterminated = records_in if data and not data.endswith(b"\n") else None
     frames = [
-        f for f in (_parse_segment(s, quarantine, notes, unterminated) for s in segments) if f is not None
+        f
+        for f in (_parse_segment(s, data, quarantine, notes, unterminated) for s in segments)
+        if f is not None
     ]
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     last_ts = _last_ts_before(table, errors)
@@ -171,10 +172,9 @@ def _segment(data: bytes, quarantine: Quarantine):
     line_starts_seen = 0  # line number of `pos`
     pos = 0
     for start, end in _special_lines(data):
-        chunk = data[pos:start]
-        if chunk:
-            current.add(chunk, line_starts_seen + 1)
-        line_starts_seen += chunk.count(b"\n")
+        if start > pos:
+            current.add(pos, start, line_starts_seen + 1)
+            line_starts_seen += data.count(b"\n", pos, start)
         line_no = line_starts_seen + 1
         text = data[start:end].rstrip(b"\r").decode("utf-8", errors="replace")
         pos = end + 1  # past the newline
@@ -193,14 +193,13 @@ def _segment(data: bytes, quarantine: Quarantine):
             current = _Segment(fields, mapping)
             segments.append(current)
         elif text.lstrip()[:1].isdigit():  # a sample indented by whitespace: still a sample
-            current.add(data[start : end + 1], line_no)
+            current.add(start, min(end + 1, len(data)), line_no)
         elif FAILURE_RE.search(text):
             errors.append((line_no, text))
         else:
             quarantine.add(line_no, "not_a_sample", text)
-    tail = data[pos:]
-    if tail:
-        current.add(tail, line_starts_seen + 1)
+    if pos < len(data):
+        current.add(pos, len(data), line_starts_seen + 1)
     return segments, errors, skipped, counts, total_lines
 
 
@@ -212,7 +211,7 @@ NULL_MARKERS = [
 
 
 def _read_table(
-    buf: bytes, mapping: dict[int, str], n_columns: int
+    buf: bytes | memoryview, mapping: dict[int, str], n_columns: int
 ) -> tuple[pa.Table, list[tuple[int, str]]]:
     """CSV read; rows with a wrong field count are returned as (1-based line, text).
 
@@ -236,7 +235,7 @@ def _read_table(
 
             try:
                 table = pacsv.read_csv(
-                    io.BytesIO(buf),
+                    pa.BufferReader(buf),
                     read_options=pacsv.ReadOptions(
                         column_names=names, use_threads=threads, block_size=1 << 24
                     ),
@@ -263,14 +262,20 @@ def _read_table(
 
 
 def _parse_segment(
-    seg: _Segment, quarantine: Quarantine, notes: dict[str, Any], unterminated_line: int | None
+    seg: _Segment, data: bytes, quarantine: Quarantine, notes: dict[str, Any], unterminated_line: int | None
 ) -> pd.DataFrame | None:
     """Read one segment's sample lines with pyarrow and convert them to contract columns."""
     if not seg.pieces:
         return None
-    buf = b"".join(p if p.endswith(b"\n") else p + b"\n" for p in seg.pieces)
+    view = memoryview(data)
+    if len(seg.pieces) == 1:  # the common case: no copy of the input at all
+        buf: bytes | memoryview = view[seg.pieces[0][0] : seg.pieces[0][1]]
+    else:
+        buf = b"".join(
+            view[a:b] if data[b - 1 : b] == b"\n" else bytes(view[a:b]) + b"\n" for a, b in seg.pieces
+        )
     starts = seg.line_nos  # first original line of each piece; pieces hold consecutive lines
-    piece_lines = [p.count(b"\n") + (0 if p.endswith(b"\n") else 1) for p in seg.pieces]
+    piece_lines = [data.count(b"\n", a, b) + (0 if data[b - 1 : b] == b"\n" else 1) for a, b in seg.pieces]
     offsets = [0]
     for n in piece_lines:
         offsets.append(offsets[-1] + n)
@@ -280,10 +285,10 @@ def _parse_segment(
         return starts[i] + (k - 1 - offsets[i])
 
     header, mapping = seg.header, seg.mapping
-    first_fields = split_fields(buf[: buf.find(b"\n")].decode("utf-8", errors="replace"))
+    first_fields = split_fields(bytes(buf[:65536]).split(b"\n", 1)[0].decode("utf-8", errors="replace"))
     if header is None:
         if len(first_fields) != len(GPU_QUERY_FIELDS):
-            for k, text in enumerate(buf.split(b"\n")[: offsets[-1]], start=1):
+            for k, text in enumerate(bytes(buf).split(b"\n")[: offsets[-1]], start=1):
                 quarantine.add(original_line(k), "no_header", text.rstrip(b"\r"))
             return None
         header = list(GPU_QUERY_FIELDS)
@@ -316,9 +321,9 @@ def _parse_segment(
     return df
 
 
-def _line(buf: bytes, k: int) -> str:
+def _line(buf: bytes | memoryview, k: int) -> str:
     """Text of the k-th (1-based) line of ``buf`` (only used for the rare quarantined rows)."""
-    lines = buf.split(b"\n", k)
+    lines = bytes(buf).split(b"\n", k)
     return lines[k - 1].decode("utf-8", errors="replace") if len(lines) >= k else ""
 
 
