@@ -20,6 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpus", type=int, default=8)
     parser.add_argument("--hours", type=int, default=24)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--eval-hosts", type=int, default=2, help="hosts of the held-out labelled period")
+    parser.add_argument("--eval-hours", type=int, default=24, help="hours of the held-out labelled period")
 
 
 _T0 = time.perf_counter()
@@ -44,8 +46,12 @@ def run(args: argparse.Namespace) -> int:
     # The simulated day ends at the last whole hour, so freshness checks judge it like live data.
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     start = end - timedelta(hours=args.hours)
-    _say(f"simulating {args.hosts} hosts x {args.gpus} GPUs, {start:%Y-%m-%d %H:%M} -> {end:%H:%M} UTC into {cfg.raw_dir}")
-    summary = simulate(cfg.raw_dir, hosts=args.hosts, gpus=args.gpus, hours=args.hours, seed=args.seed, start=start)
+    _say(
+        f"simulating {args.hosts} hosts x {args.gpus} GPUs, {start:%Y-%m-%d %H:%M} -> {end:%H:%M} UTC into {cfg.raw_dir}"
+    )
+    summary = simulate(
+        cfg.raw_dir, hosts=args.hosts, gpus=args.gpus, hours=args.hours, seed=args.seed, start=start
+    )
 
     instance = dg.DagsterInstance.get()
     instance.add_dynamic_partitions(hosts_partitions.name, summary.hosts)
@@ -53,28 +59,44 @@ def run(args: argparse.Namespace) -> int:
         host_hour_key(host, start + timedelta(hours=h)) for host in summary.hosts for h in range(args.hours)
     ]
 
-    def run_job(name: str, partition_key: dg.MultiPartitionKey | None = None) -> dg.ExecuteInProcessResult:
-        job = defs.get_job_def(name)
-        result = job.execute_in_process(instance=instance, partition_key=partition_key, run_config=QUIET, raise_on_error=False)
-        if not result.success:
+    def run_job(
+        name: str,
+        partition_key: dg.MultiPartitionKey | None = None,
+        ops: dict | None = None,
+        allow_failure: bool = False,
+    ) -> dg.ExecuteInProcessResult:
+        job = defs.resolve_job_def(name)
+        run_config = {**QUIET, "ops": ops} if ops else QUIET
+        result = job.execute_in_process(
+            instance=instance, partition_key=partition_key, run_config=run_config, raise_on_error=False
+        )
+        if not result.success and not allow_failure:
             failed = [e.message for e in result.all_events if e.is_failure]
-            raise SystemExit(f"[demo] job {name} {partition_key or ''} failed: {failed[-1] if failed else 'see the run in the UI'}")
+            raise SystemExit(
+                f"[demo] job {name} {partition_key or ''} failed: {failed[-1] if failed else 'see the run in the UI'}"
+            )
         return result
 
-    for stage in ("collect_and_parse",):
-        _say(f"{stage}: {len(keys)} host-hour partitions")
-        for key in keys:
-            run_job(stage, key)
+    _say(f"collect_and_parse: {len(keys)} host-hour partitions")
+    for key in keys:
+        run_job("collect_and_parse", key)
     _say("mining log templates")
     run_job("mine_templates")
     _say(f"build_features: {len(keys)} partitions")
     for key in keys:
         run_job("build_features", key)
     _say("train_and_deploy: MLflow run, held-out evaluation, blocking gates, champion alias")
-    result = run_job("train_and_deploy")
-    failed_checks = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
-    if failed_checks:
-        _say(f"gates failed: {failed_checks}; the champion alias did not move")
+    heldout = {"eval_hosts": args.eval_hosts, "eval_hours": args.eval_hours, "eval_gpus": args.gpus}
+    result = run_job("train_and_deploy", ops={"anomaly_model": {"config": heldout}}, allow_failure=True)
+    failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    for check in failed_checks:
+        values = {k: getattr(v, "value", v) for k, v in check.metadata.items()}
+        _say(f"gate FAILED: {check.check_name} {values}")
+    if not result.success:
+        raise SystemExit(
+            "[demo] the challenger did not pass its blocking gates, so no champion was promoted; "
+            "the checks above say which property failed and by how much"
+        )
     _say(f"score: {len(keys)} partitions")
     for key in keys:
         run_job("score", key)
