@@ -19,11 +19,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pacsv
 
-from mlops_assets.lib.contracts import GPU_ERRORS, GPU_SAMPLES, ParseResult, conform, empty_frame
-from mlops_assets.lib.parsing.gpu_values import column_values, normalise_pci, parse_timestamps
+from mlops_assets.lib.contracts import GPU_ERRORS, ParseResult, conform, empty_frame
+from mlops_assets.lib.parsing.gpu_values import (
+    column_values,
+    normalise_pci,
+    parse_timestamps,
+    read_csv_columns,
+)
 from mlops_assets.lib.parsing.records import Quarantine, build_result
 from mlops_assets.sources.base import GPU_QUERY_FIELDS
 
@@ -203,64 +206,6 @@ def _segment(data: bytes, quarantine: Quarantine):
     return segments, errors, skipped, counts, total_lines
 
 
-NULL_MARKERS = [
-    f"{pad}{m}"
-    for m in ("[N/A]", "[Not Supported]", "N/A", "[Unknown Error]", "[GPU is lost]")
-    for pad in ("", " ")
-]
-
-
-def _read_table(
-    buf: bytes | memoryview, mapping: dict[int, str], n_columns: int
-) -> tuple[pa.Table, list[tuple[int, str]]]:
-    """CSV read; rows with a wrong field count are returned as (1-based line, text).
-
-    First try: numeric contract columns parsed by the CSV reader itself (nounits output, null
-    markers as null) - no intermediate strings. Values with units make that fail; then every
-    column is read as string and converted column-wise. Threaded reading numbers invalid rows as
-    None, so a file with invalid rows is read again single-threaded to get their line numbers.
-    """
-    names = [f"c{i}" for i in range(n_columns)]
-    numeric = {f"c{pos}" for pos, col in mapping.items() if GPU_SAMPLES.get(col, "string")[:1] in ("F", "I")}
-    numeric -= {f"c{pos}" for pos, col in mapping.items() if col == "throttle_reasons"}
-    attempts = [({n: pa.float64() if n in numeric else pa.string() for n in names}, True)] if numeric else []
-    attempts.append(({n: pa.string() for n in names}, False))
-    for types, typed in attempts:
-        for threads in (True, False):
-            bad: list[tuple[int, str]] = []
-
-            def on_invalid(row: Any, bad: list[tuple[int, str]] = bad) -> str:
-                bad.append((row.number, row.text))
-                return "skip"
-
-            try:
-                table = pacsv.read_csv(
-                    pa.BufferReader(buf),
-                    read_options=pacsv.ReadOptions(
-                        column_names=names, use_threads=threads, block_size=1 << 24
-                    ),
-                    parse_options=pacsv.ParseOptions(quote_char=False, invalid_row_handler=on_invalid),
-                    convert_options=pacsv.ConvertOptions(
-                        column_types=types,
-                        include_columns=[
-                            f"c{pos}" for pos in sorted(mapping)
-                        ],  # unmapped fields are not read
-                        null_values=NULL_MARKERS if typed else [],
-                        strings_can_be_null=False,
-                        quoted_strings_can_be_null=False,
-                    ),
-                )
-            except pa.ArrowInvalid:
-                if typed:
-                    break  # units or odd values in a numeric column: read everything as strings
-                raise
-            if not bad:
-                return table, bad
-        else:
-            return table, bad
-    raise AssertionError("unreachable: the all-string read cannot fail on conversion")
-
-
 def _parse_segment(
     seg: _Segment, data: bytes, quarantine: Quarantine, notes: dict[str, Any], unterminated_line: int | None
 ) -> pd.DataFrame | None:
@@ -295,7 +240,7 @@ def _parse_segment(
         mapping = header_mapping(header)
         notes["assumed_header"] = "GPU_QUERY_FIELDS (file has no header)"
     assert mapping is not None
-    table, bad = _read_table(buf, mapping, len(header))
+    table, bad = read_csv_columns(buf, mapping, len(header))
     last_line = offsets[-1]
     for k, text in bad:
         truncated = original_line(k) == unterminated_line

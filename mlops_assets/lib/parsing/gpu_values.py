@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from mlops_assets.lib.contracts import GPU_SAMPLES
 
@@ -125,3 +126,61 @@ def parse_timestamps(col: pa.ChunkedArray | pa.Array) -> pd.Series:
             break
         out[missing] = pd.to_datetime(raw[missing], format=fmt, errors="coerce", utc=True)
     return out.astype("datetime64[ns, UTC]")
+
+
+NULL_MARKERS = [
+    f"{pad}{m}"
+    for m in ("[N/A]", "[Not Supported]", "N/A", "[Unknown Error]", "[GPU is lost]")
+    for pad in ("", " ")
+]
+
+
+def read_csv_columns(
+    buf: bytes | memoryview, mapping: dict[int, str], n_columns: int
+) -> tuple[pa.Table, list[tuple[int, str]]]:
+    """CSV read; rows with a wrong field count are returned as (1-based line, text).
+
+    First try: numeric contract columns parsed by the CSV reader itself (nounits output, null
+    markers as null) - no intermediate strings. Values with units make that fail; then every
+    column is read as string and converted column-wise. Threaded reading numbers invalid rows as
+    None, so a file with invalid rows is read again single-threaded to get their line numbers.
+    """
+    names = [f"c{i}" for i in range(n_columns)]
+    numeric = {f"c{pos}" for pos, col in mapping.items() if GPU_SAMPLES.get(col, "string")[:1] in ("F", "I")}
+    numeric -= {f"c{pos}" for pos, col in mapping.items() if col == "throttle_reasons"}
+    attempts = [({n: pa.float64() if n in numeric else pa.string() for n in names}, True)] if numeric else []
+    attempts.append(({n: pa.string() for n in names}, False))
+    for types, typed in attempts:
+        for threads in (True, False):
+            bad: list[tuple[int, str]] = []
+
+            def on_invalid(row: Any, bad: list[tuple[int, str]] = bad) -> str:
+                bad.append((row.number, row.text))
+                return "skip"
+
+            try:
+                table = pacsv.read_csv(
+                    pa.BufferReader(buf),
+                    read_options=pacsv.ReadOptions(
+                        column_names=names, use_threads=threads, block_size=1 << 24
+                    ),
+                    parse_options=pacsv.ParseOptions(quote_char=False, invalid_row_handler=on_invalid),
+                    convert_options=pacsv.ConvertOptions(
+                        column_types=types,
+                        include_columns=[
+                            f"c{pos}" for pos in sorted(mapping)
+                        ],  # unmapped fields are not read
+                        null_values=NULL_MARKERS if typed else [],
+                        strings_can_be_null=False,
+                        quoted_strings_can_be_null=False,
+                    ),
+                )
+            except pa.ArrowInvalid:
+                if typed:
+                    break  # units or odd values in a numeric column: read everything as strings
+                raise
+            if not bad:
+                return table, bad
+        else:
+            return table, bad
+    raise AssertionError("unreachable: the all-string read cannot fail on conversion")
