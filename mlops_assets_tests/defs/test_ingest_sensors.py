@@ -98,6 +98,20 @@ def test_directory_new_data_requests_complete_hours_once_with_bounded_backfill(
     assert not again.run_requests and "no new complete hours" in again.skip_message
 
 
+def test_new_data_starts_after_hours_already_collected_by_other_runs(
+    sim_root: Path, tmp_path: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make demo` collects hours directly; the sensor must not collect them again on its first tick."""
+    monkeypatch.setenv("MLOPS_SENSOR_BACKFILL_HOURS", "24")
+    defs = defs_with(LogSourceResource(kind="directory", directory=str(sim_root)), tmp_path)
+    instance.add_dynamic_partitions("hosts", [SIM_HOST])
+    key = dg.MultiPartitionKey({"host": SIM_HOST, "hour": "2026-11-01-02:00"})
+    result = dg.materialize([raw_logs], partition_key=key, instance=instance, resources=defs.resources)
+    assert result.success
+    data = tick(new_data_sensor, instance, defs)
+    assert [r.partition_key.keys_by_dimension["hour"] for r in data.run_requests] == ["2026-11-01-03:00", "2026-11-01-04:00"]
+
+
 @pytest.mark.ssh
 def test_two_ssh_hosts_one_down_still_requests_the_other(
     sim_root: Path, tmp_path: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch

@@ -105,6 +105,17 @@ def hours_to_request(probe: HostProbe, next_start: datetime | None, first_allowe
     return hours
 
 
+def newest_collected_hours(instance: dg.DagsterInstance) -> dict[str, datetime]:
+    """host -> start of the newest hour whose raw data is already materialized (by any run)."""
+    newest: dict[str, datetime] = {}
+    for key in instance.get_materialized_partitions(RAW_ASSET_KEYS[0]):
+        host, _, hour = str(key).partition("|")
+        start = datetime.strptime(hour, HOURLY_FMT).replace(tzinfo=UTC)
+        if host not in newest or start > newest[host]:
+            newest[host] = start
+    return newest
+
+
 def plan_runs(context: dg.SensorEvaluationContext, source: LogSource) -> dg.SensorResult:
     state: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     registered = sorted(context.instance.get_dynamic_partitions(hosts_partitions.name))
@@ -115,6 +126,7 @@ def plan_runs(context: dg.SensorEvaluationContext, source: LogSource) -> dg.Sens
     # Probe concurrently: one host that hangs until its connect timeout must not eat the tick.
     with ThreadPoolExecutor(max(1, min(PROBE_PARALLELISM, len(registered)))) as pool:
         probes = dict(zip(registered, pool.map(lambda h: _probe(source, h), registered), strict=True))
+    collected = newest_collected_hours(context.instance) if any(h not in state for h in registered) else {}
     for host in registered:
         probe = probes[host]
         if not probe.reachable:
@@ -123,7 +135,11 @@ def plan_runs(context: dg.SensorEvaluationContext, source: LogSource) -> dg.Sens
         if probe.latest_ts is None:
             problems.append(f"host {host} has no data yet")
             continue
-        nxt = datetime.fromisoformat(state[host]) if host in state else None
+        # A host without a cursor starts after what is already collected (e.g. by `make demo`).
+        if host in state:
+            nxt = datetime.fromisoformat(state[host])
+        else:
+            nxt = collected[host] + HOUR if host in collected else None
         hours = hours_to_request(probe, nxt, first_allowed, backfill, limit)
         for hour in hours:
             hour_key = hour.strftime(HOURLY_FMT)
