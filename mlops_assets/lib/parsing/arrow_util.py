@@ -34,9 +34,12 @@ def ints(
 ) -> pd.Series:
     """Arrow string/number column -> nullable integer; non-numeric or out-of-range values -> null."""
     if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-        trimmed = pc.utf8_trim_whitespace(col)
-        ok = pc.match_substring_regex(trimmed, r"^-?[0-9]{1,18}$")
-        col = pc.cast(pc.if_else(ok, trimmed, pa.scalar(None, pa.string())), pa.int64())
+        try:  # the normal case: every value is a plain integer - one C cast, no regex
+            col = pc.cast(col, pa.int64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            trimmed = pc.utf8_trim_whitespace(col)
+            ok = pc.match_substring_regex(trimmed, r"^-?[0-9]{1,18}$")
+            col = pc.cast(pc.if_else(ok, trimmed, pa.scalar(None, pa.string())), pa.int64())
     values = pc.cast(col, pa.int64()).to_numpy(zero_copy_only=False)
     values = np.asarray(values, dtype=np.float64)
     mask = np.isnan(values)
