@@ -12,8 +12,6 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hosts", type=int, default=2)
@@ -36,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
     from mlops_assets.definitions import defs
     from mlops_assets.defs.partitions import HOURLY_FMT, host_hour_key, hosts_partitions
+    from mlops_assets.defs.stages import run_all_stages
     from mlops_assets.environment import settings
     from mlops_assets.lib.evaluation import evaluate_detections
     from mlops_assets.lib.storage import join
@@ -59,49 +58,16 @@ def run(args: argparse.Namespace) -> int:
         host_hour_key(host, start + timedelta(hours=h)) for host in summary.hosts for h in range(args.hours)
     ]
 
-    def run_job(
-        name: str,
-        partition_key: dg.MultiPartitionKey | None = None,
-        ops: dict | None = None,
-        allow_failure: bool = False,
-    ) -> dg.ExecuteInProcessResult:
-        job = defs.resolve_job_def(name)
-        run_config = {**QUIET, "ops": ops} if ops else QUIET
-        result = job.execute_in_process(
-            instance=instance, partition_key=partition_key, run_config=run_config, raise_on_error=False
+    try:
+        run_all_stages(
+            defs,
+            instance,
+            keys,
+            {"eval_hosts": args.eval_hosts, "eval_hours": args.eval_hours, "eval_gpus": args.gpus},
+            _say,
         )
-        if not result.success and not allow_failure:
-            failed = [e.message for e in result.all_events if e.is_failure]
-            raise SystemExit(
-                f"[demo] job {name} {partition_key or ''} failed: {failed[-1] if failed else 'see the run in the UI'}"
-            )
-        return result
-
-    _say(f"collect_and_parse: {len(keys)} host-hour partitions")
-    for key in keys:
-        run_job("collect_and_parse", key)
-    _say("mining log templates")
-    run_job("mine_templates")
-    _say(f"build_features: {len(keys)} partitions")
-    for key in keys:
-        run_job("build_features", key)
-    _say("train_and_deploy: MLflow run, held-out evaluation, blocking gates, champion alias")
-    heldout = {"eval_hosts": args.eval_hosts, "eval_hours": args.eval_hours, "eval_gpus": args.gpus}
-    result = run_job("train_and_deploy", ops={"anomaly_model": {"config": heldout}}, allow_failure=True)
-    failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
-    for check in failed_checks:
-        values = {k: getattr(v, "value", v) for k, v in check.metadata.items()}
-        _say(f"gate FAILED: {check.check_name} {values}")
-    if not result.success:
-        raise SystemExit(
-            "[demo] the challenger did not pass its blocking gates, so no champion was promoted; "
-            "the checks above say which property failed and by how much"
-        )
-    _say(f"score: {len(keys)} partitions")
-    for key in keys:
-        run_job("score", key)
-    _say("monitor: incidents, triage, drift report")
-    run_job("monitor")
+    except RuntimeError as exc:  # GateFailed included: its message says which gate failed
+        raise SystemExit(f"[demo] {exc}") from exc
 
     from mlops_assets.defs.monitor.summary import demo_outputs
 
