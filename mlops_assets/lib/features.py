@@ -26,14 +26,21 @@ TS = "datetime64[ns, UTC]"
 
 @dataclass(frozen=True)
 class Feature:
+    """One window feature. ``worse`` is the direction in which the value means a sicker host:
+    "up" for every event count and for the few telemetry values whose rise is a fault signature
+    (hottest board, one board hotter than its peers), "down" for values whose drop is one (a stalled
+    fan, a lowered power limit), "" when normal load moves it both ways (utilisation, power,
+    clocks). The model's deviation term looks only in that direction (lib/model.py)."""
+
     name: str
     unit: str  # "count" features are log1p-transformed by the model
     source: str  # gpu | journal | kernel | docker_logs | docker_events
     description: str
+    worse: str = ""  # "up" | "down" | ""
 
 
-def _f(name: str, unit: str, source: str, description: str) -> Feature:
-    return Feature(name, unit, source, description)
+def _f(name: str, unit: str, source: str, description: str, worse: str | None = None) -> Feature:
+    return Feature(name, unit, source, description, ("up" if unit == "count" else "") if worse is None else worse)
 
 
 FEATURES: tuple[Feature, ...] = (
@@ -54,9 +61,9 @@ FEATURES: tuple[Feature, ...] = (
     _f("power_mean_w", "W", "gpu", "mean power draw per GPU sample"),
     _f("power_max_w", "W", "gpu", "highest power draw sample"),
     _f("power_std_w", "W", "gpu", "standard deviation of power draw"),
-    _f("power_limit_min_w", "W", "gpu", "lowest enforced power limit of any GPU (a cap shows here)"),
+    _f("power_limit_min_w", "W", "gpu", "lowest enforced power limit of any GPU (a cap shows here)", "down"),
     _f("power_to_limit_max", "ratio", "gpu", "highest power.draw / power.limit sample"),
-    _f("fan_min_pct", "%", "gpu", "slowest fan of any GPU (NaN on fanless boards)"),
+    _f("fan_min_pct", "%", "gpu", "slowest fan of any GPU (NaN on fanless boards; 0 = stalled)", "down"),
     _f("fan_mean_pct", "%", "gpu", "mean fan speed"),
     _f("sm_clock_min_mhz", "MHz", "gpu", "lowest SM clock sample (throttling pulls it down)"),
     _f("sm_clock_mean_mhz", "MHz", "gpu", "mean SM clock"),

@@ -7,10 +7,13 @@ Score: the IsolationForest anomaly score (``-score_samples``, ~0.5 for ordinary 
 isolated ones) combined with a robust deviation term, ``max(if_score, deviation_score)``. The
 deviation term exists because IsolationForest cannot split on a column that was constant in
 training (no Xid ever seen -> the column is useless to the trees) and dilutes one extreme column
-among ~100; ``deviation_score = 1 - 0.5 * exp(-max_z / z_scale)`` maps the largest upward robust
-z-score of the window's EVENT COUNT columns (log1p, vs. the training median, scale =
-max(IQR/1.349, floor)) onto the same 0.5..1 range. Continuous telemetry is left to the forest: it
-swings both ways in normal operation. Explanations use the robust z of every column.
+among ~100 (a single stalled fan on one board of eight moves one column only);
+``deviation_score = 1 - 0.5 * exp(-max_z / z_scale)`` maps the largest robust z-score IN THE
+"WORSE" DIRECTION of the registry (``Feature.worse``: up for event counts and template counts,
+down for the slowest fan or the lowest power limit, up for the hottest board ...) onto the same
+0.5..1 range; z is measured against the training median with scale max(IQR/1.349, floor). Columns
+whose normal load swings both ways (utilisation, power, clocks) are left to the forest.
+Explanations use the robust z of every column.
 
 Threshold: the training period is unlabelled and may contain faults, so it is calibrated on ALARM
 GROUPS (consecutive anomalous windows of a host merged): the lowest threshold whose alarm groups on
@@ -72,6 +75,14 @@ class TrainedModel:
 
 def is_count_column(name: str) -> bool:
     return name.startswith("tpl") or FEATURE_BY_NAME.get(name) is not None and FEATURE_BY_NAME[name].unit == "count"
+
+
+def worse_sign(name: str) -> float:
+    """+1 when a rise of the column means a sicker host, -1 for a drop, 0 for neither (see Feature.worse)."""
+    if name.startswith("tpl"):
+        return 1.0
+    f = FEATURE_BY_NAME.get(name)
+    return {"up": 1.0, "down": -1.0}.get(f.worse, 0.0) if f is not None else 0.0
 
 
 def choose_vocabulary(template_counts: pd.DataFrame, k: int) -> list[str]:
@@ -156,10 +167,11 @@ def raw_scores(model: TrainedModel, x: np.ndarray) -> tuple[np.ndarray, np.ndarr
     forest_idx = [model.columns.index(c) for c in model.forest_columns]
     s_if = _forest_scores(model.pipeline, x[:, forest_idx]) if len(x) else np.zeros(0)
     z = robust_z(x, model)
-    counts = np.array([is_count_column(c) for c in model.columns], dtype=bool)
-    # one-sided, event counts only: continuous telemetry swings both ways in normal operation (idle
-    # boards, load ramps) and is the forest's job; a burst of events nobody saw in training is not
-    max_z = np.clip(z[:, counts], 0, None).max(axis=1) if counts.any() else np.zeros(len(x))
+    sign = np.array([worse_sign(c) for c in model.columns])
+    directed = sign != 0
+    # one-sided, in the registry's "worse" direction only: a quieter-than-usual journal or a cooler
+    # board is not a fault, and load-driven telemetry (both ways in normal operation) is the forest's job
+    max_z = np.clip(z[:, directed] * sign[directed], 0, None).max(axis=1) if directed.any() else np.zeros(len(x))
     s_dev = 1.0 - 0.5 * np.exp(-max_z / model.params.z_scale)
     return np.maximum(s_if, s_dev), z
 
