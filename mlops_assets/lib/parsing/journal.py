@@ -2,11 +2,15 @@
 
 Fast path: the input is cut into ~16 MB blocks on line boundaries; each block's ordinary lines go
 through ``pyarrow.json`` with an explicit all-string schema (unknown fields ignored). Lines that
-pyarrow cannot take are found with a few byte regexes and parsed by the stdlib ``json`` instead:
-MESSAGE as an ARRAY OF BYTE VALUES (journald's form for non-UTF-8 / control characters), lines
-that do not look like one JSON object, and - found by bisecting a block pyarrow rejects - lines
-with other oddities (a number where a string belongs, broken JSON). So a 1% share of odd lines
-costs ~1% extra, not a switch to a slow parser.
+pyarrow cannot take are parsed by the stdlib ``json`` instead: MESSAGE as an ARRAY OF BYTE VALUES
+(journald's form for non-UTF-8 / control characters, found by a memchr-speed literal search),
+lines that do not look like one JSON object, and - found by bisecting a block pyarrow rejects -
+lines with other oddities (a number where a string belongs, broken JSON). So a 1% share of odd
+lines costs ~1% extra, not a switch to a slow parser.
+
+Memory: each block is converted at once to numpy columns (Python strings, low-cardinality ones
+shared per distinct value) and its Arrow memory is released; the blocks' arrays are concatenated
+(pointer copies) into one pandas frame at the end: no per-block frames, no pandas concat or sort.
 
 Field mapping: ts <- __REALTIME_TIMESTAMP (µs since epoch, UTC); priority <- PRIORITY (0-7, else
 null); unit <- _SYSTEMD_UNIT or UNIT; identifier <- SYSLOG_IDENTIFIER or _COMM; pid <- _PID;
@@ -17,7 +21,6 @@ Quarantine reasons: ``invalid_json``, ``not_an_object``, ``missing_timestamp``, 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -27,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mlops_assets.lib.contracts import ParseResult
-from mlops_assets.lib.parsing.arrow_util import ints, strings
+from mlops_assets.lib.parsing.arrow_util import int_array, int_values, nullable_ints, objects, string_series
 from mlops_assets.lib.parsing.jsonl import iter_json_lines
 from mlops_assets.lib.parsing.records import Quarantine, build_result
 
@@ -44,8 +47,10 @@ FIELDS = (
     "__CURSOR",
 )
 _SCHEMA = pa.schema([(f, pa.string()) for f in FIELDS])
-# Lines the fast path must not see: byte-array MESSAGE, not starting with "{", not ending with "}".
-_BYTE_ARRAY_MESSAGE = re.compile(rb'"MESSAGE"\s*:\s*\[')
+# Lines the fast path must not see: byte-array MESSAGE, in the file's spacing (compact ``-o json``
+# or the spaced form of older journalctl); a line written otherwise is still isolated by bisection.
+_BYTE_ARRAY_MESSAGE = {False: b'"MESSAGE":[', True: b'"MESSAGE" : ['}
+_MAX_USEC = 10**17
 
 
 def parse_journal_json(data: bytes, host: str) -> ParseResult:
@@ -54,12 +59,13 @@ def parse_journal_json(data: bytes, host: str) -> ParseResult:
     notes: dict[str, Any] = {}
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    frames: list[pd.DataFrame] = []
-    slow_rows: list[dict[str, Any]] = []
-    records_in = skipped = 0
-    for jb in iter_json_lines(data, _SCHEMA, (_BYTE_ARRAY_MESSAGE,)):
-        for idx, table in jb.tables:
-            frames.append(_frame(table, idx, jb.raw, quarantine))
+    first_line = data[: min(data.find(b"\n") % (len(data) + 1), 65536)]
+    literal = _BYTE_ARRAY_MESSAGE[b'" : "' in first_line]
+    blocks: list[dict[str, np.ndarray]] = []
+    records_in = skipped = slow_lines = 0
+    for jb in iter_json_lines(data, _SCHEMA, (literal,)):
+        parts = [_columns(t, idx, jb.raw, quarantine) for idx, t in jb.tables]
+        slow_rows: list[dict[str, Any]] = []
         for i, raw in jb.odd:
             if not raw.strip():
                 skipped += 1
@@ -67,50 +73,88 @@ def parse_journal_json(data: bytes, host: str) -> ParseResult:
             row = _slow_row(raw, i + 1, quarantine)
             if row is not None:
                 slow_rows.append(row)
+        if slow_rows:
+            slow_lines += len(slow_rows)
+            slow = pa.Table.from_pylist([{f: r[f] for f in FIELDS} for r in slow_rows], schema=_SCHEMA)
+            line_idx = np.array([r["line_no"] - 1 for r in slow_rows], dtype=np.int64)
+            parts.append(_columns(slow, line_idx, jb.raw, quarantine))
+        if parts:
+            blocks.append(_in_line_order(parts))
         records_in += jb.block.n_lines
-    if slow_rows:
-        frames.append(_slow_frame(slow_rows))
-        notes["stdlib_json_lines"] = len(slow_rows)
-    frames = [f for f in frames if len(f)]
-    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    if len(frames) > 1:
-        table = table.sort_values("line_no", kind="stable", ignore_index=True)
-    if len(table):
-        table["host"] = host
-    return build_result("journal", "journal_entries", table, quarantine, records_in, skipped, notes=notes)
+    if slow_lines:
+        notes["stdlib_json_lines"] = slow_lines
+    frame = _frame(blocks, host) if blocks else pd.DataFrame()
+    return build_result("journal", "journal_entries", frame, quarantine, records_in, skipped, notes=notes)
 
 
-def _frame(
-    table: pa.Table, line_idx: np.ndarray, raw_of: Callable[[int], bytes] | None, q: Quarantine
-) -> pd.DataFrame:
-    """Typed frame of one pyarrow table; rows without a usable timestamp are quarantined."""
+def _columns(
+    table: pa.Table, line_idx: np.ndarray, raw_of: Callable[[int], bytes], q: Quarantine
+) -> dict[str, np.ndarray]:
+    """One pyarrow table -> the contract's columns as numpy arrays; bad timestamps quarantined.
+
+    Converting each ~16 MB block at once keeps only Python strings alive (no Arrow copy of the
+    whole input next to them); low-cardinality columns share one Python object per distinct value.
+    """
     ts_raw = table.column("__REALTIME_TIMESTAMP")
-    usec = ints(ts_raw, "Int64", lo=0, hi=10**17)
-    bad = usec.isna().to_numpy()
+    usec, bad = int_values(int_array(ts_raw, lo=0, hi=_MAX_USEC))
     if bad.any():
         missing = pc.is_null(ts_raw).to_numpy(zero_copy_only=False)
         for i in np.flatnonzero(bad):
             reason = "missing_timestamp" if missing[i] else "bad_timestamp"
-            raw = raw_of(int(line_idx[i])) if raw_of is not None else b""
-            q.add(int(line_idx[i]) + 1, reason, raw)
-        keep = pa.array(~bad)
-        table, usec, line_idx = table.filter(keep), usec[~bad].reset_index(drop=True), line_idx[~bad]
+            q.add(int(line_idx[i]) + 1, reason, raw_of(int(line_idx[i])))
+        keep = ~bad
+        table, usec, line_idx = table.filter(pa.array(keep)), usec[keep], line_idx[keep]
+    pid, pid_null = int_values(int_array(table.column("_PID"), lo=0))
+    prio, prio_null = int_values(int_array(table.column("PRIORITY"), lo=0, hi=7))
+    unit = pc.coalesce(table.column("_SYSTEMD_UNIT"), table.column("UNIT"))
+    ident = pc.coalesce(table.column("SYSLOG_IDENTIFIER"), table.column("_COMM"))
+    return {
+        "usec": usec,
+        "unit": objects(unit, low_cardinality=True),
+        "identifier": objects(ident, low_cardinality=True),
+        "pid": pid,
+        "pid_null": pid_null,
+        "priority": prio,
+        "priority_null": prio_null,
+        "message": objects(table.column("MESSAGE")),
+        "boot_id": objects(table.column("_BOOT_ID"), low_cardinality=True),
+        "cursor": objects(table.column("__CURSOR")),
+        "line_no": np.asarray(line_idx, dtype=np.int64) + 1,
+    }
+
+
+def _in_line_order(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """One block's parts (fast ranges, stdlib rows) merged in file order (pointer copies only)."""
+    if len(parts) == 1:
+        return parts[0]
+    merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    order = np.argsort(merged["line_no"], kind="stable")
+    return {k: v[order] for k, v in merged.items()}
+
+
+def _frame(blocks: list[dict[str, np.ndarray]], host: str) -> pd.DataFrame:
+    """All blocks' columns -> the contract frame (concatenation of pointers, no string copies)."""
+
+    def cat(key: str) -> np.ndarray:
+        arrays = [b.pop(key) for b in blocks]  # pop: each block's arrays are freed as we go
+        return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+    usec = cat("usec")
+    n = len(usec)
     return pd.DataFrame(
         {
-            "ts": pd.to_datetime(usec.to_numpy(dtype=np.int64) * 1000, unit="ns", utc=True),
-            "unit": strings(
-                pc.coalesce(table.column("_SYSTEMD_UNIT"), table.column("UNIT")), low_cardinality=True
-            ),
-            "identifier": strings(
-                pc.coalesce(table.column("SYSLOG_IDENTIFIER"), table.column("_COMM")), low_cardinality=True
-            ),
-            "pid": ints(table.column("_PID"), "Int64", lo=0),
-            "priority": ints(table.column("PRIORITY"), "Int8", lo=0, hi=7),
-            "message": strings(table.column("MESSAGE")),
-            "boot_id": strings(table.column("_BOOT_ID"), low_cardinality=True),
-            "cursor": strings(table.column("__CURSOR")),
-            "line_no": line_idx + 1,
-        }
+            "ts": pd.Series(pd.to_datetime(usec * 1000, unit="ns", utc=True)),
+            "host": string_series(np.full(n, host, dtype=object)),
+            "unit": string_series(cat("unit")),
+            "identifier": string_series(cat("identifier")),
+            "pid": nullable_ints((cat("pid"), cat("pid_null")), "Int64"),
+            "priority": nullable_ints((cat("priority"), cat("priority_null")), "Int8"),
+            "message": string_series(cat("message")),
+            "boot_id": string_series(cat("boot_id")),
+            "cursor": string_series(cat("cursor")),
+            "line_no": cat("line_no"),
+        },
+        copy=False,
     )
 
 
@@ -138,18 +182,10 @@ def _slow_row(raw: bytes, line_no: int, q: Quarantine) -> dict[str, Any] | None:
         q.add(line_no, "missing_timestamp", raw)
         return None
     ts_text = str(ts).strip()
-    if not ts_text.isdigit() or len(ts_text) > 17:
+    if not ts_text.isdigit() or len(ts_text) > 17 or int(ts_text) > _MAX_USEC:
         q.add(line_no, "bad_timestamp", raw)
         return None
     row = {f: _text(obj.get(f)) for f in FIELDS}
     row["__REALTIME_TIMESTAMP"] = ts_text
     row["line_no"] = line_no
     return row
-
-
-def _slow_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Same columns as ``_frame`` for the stdlib-parsed rows (goes through the same converters)."""
-    table = pa.Table.from_pylist([{f: r[f] for f in FIELDS} for r in rows], schema=_SCHEMA)
-    line_no = np.array([r["line_no"] for r in rows], dtype=np.int64)
-    q = Quarantine("", "")  # timestamps were validated in _slow_row: nothing can land here
-    return _frame(table, line_no - 1, None, q)
