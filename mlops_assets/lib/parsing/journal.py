@@ -150,9 +150,9 @@ def _frame(blocks: list[dict[str, np.ndarray]], host: str) -> pd.DataFrame:
             "pid": nullable_ints((cat("pid"), cat("pid_null")), "Int64"),
             "priority": nullable_ints((cat("priority"), cat("priority_null")), "Int8"),
             "message": string_series(cat("message")),
+            "template_id": string_series(np.full(n, pd.NA, dtype=object)),  # mined later
             "boot_id": string_series(cat("boot_id")),
             "cursor": string_series(cat("cursor")),
-            "line_no": cat("line_no"),
         },
         copy=False,
     )
@@ -162,8 +162,11 @@ def _text(value: Any) -> str | None:
     """journald field value -> text: strings as is, byte arrays decoded (invalid UTF-8 replaced)."""
     if value is None or isinstance(value, str):
         return value
-    if isinstance(value, list) and all(isinstance(b, int) and 0 <= b <= 255 for b in value):
-        return bytes(value).decode("utf-8", errors="replace")
+    if isinstance(value, list):
+        try:  # bytes() checks every element is an int in 0..255 (in C)
+            return bytes(value).decode("utf-8", errors="replace")
+        except (TypeError, ValueError):
+            pass  # not a byte array: keep the JSON text below
     return json.dumps(value)
 
 

@@ -13,6 +13,7 @@ A literal is only an optimisation: a line it misses (other spacing) is still iso
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +22,7 @@ import pyarrow.json as pajson
 
 BLOCK_BYTES = 16 << 20
 _MIN_BISECT_LINES = 32
+_READ = pajson.ReadOptions(use_threads=False, block_size=4 << 20)
 _OPEN, _CLOSE, _CR = ord("{"), ord("}"), ord("\r")
 
 
@@ -41,23 +43,49 @@ class JsonBlock:
 def iter_json_lines(
     data: bytes, schema: pa.Schema, odd_literals: tuple[bytes, ...] = ()
 ) -> Iterator[JsonBlock]:
-    """Parse ``data`` block by block; every line ends up in exactly one table row or in ``odd``."""
+    """Parse ``data`` block by block; every line ends up in exactly one table row or in ``odd``.
+
+    A worker thread scans and parses block k+1 (numpy and pyarrow release the GIL) while the
+    caller converts block k, so the Python-side conversion overlaps the C work on two cores.
+    """
     options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
     view = memoryview(data)
-    base = 0
-    for start, end in _block_ranges(data):
-        block = _Block(bytearray(view[start:end]))
-        fast, odd = _classify(block, odd_literals)
-        blanked = set(odd)
-        odd_lines = [(i + base, block.line(i)) for i in sorted(odd)]
-        for i in odd:  # odd lines become spaces: pyarrow skips whitespace-only lines
-            a, b = int(block.starts[i]), int(block.ends[i])
-            block.data[a:b] = b" " * (b - a)
-        tables = [(idx + base, t) for idx, t in _parse_fast(block, fast, odd, options)]
-        extra = sorted(odd - blanked)  # isolated by bisection: not blanked
-        odd_lines = sorted(odd_lines + [(i + base, block.line(i)) for i in extra])
-        yield JsonBlock(tables, odd_lines, block, base)
-        base += block.n_lines
+    ranges = _block_ranges(data)
+    bases = [0]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="jsonl") as pool:
+
+        def submit(k: int) -> Future:
+            start, end = ranges[k]
+            return pool.submit(_read_block, bytearray(view[start:end]), odd_literals, options)
+
+        pending = submit(0) if ranges else None
+        for k in range(len(ranges)):
+            assert pending is not None
+            block, tables, odd_lines = pending.result()
+            pending = submit(k + 1) if k + 1 < len(ranges) else None
+            base = bases[-1]
+            bases.append(base + block.n_lines)
+            yield JsonBlock(
+                [(idx + base, t) for idx, t in tables], [(i + base, raw) for i, raw in odd_lines], block, base
+            )
+
+
+def _read_block(
+    data: bytearray, odd_literals: tuple[bytes, ...], options: pajson.ParseOptions
+) -> tuple[_Block, list[tuple[np.ndarray, pa.Table]], list[tuple[int, bytes]]]:
+    """Classify, blank and parse one block: (block, tables with local line indices, odd lines)."""
+    block = _Block(data)
+    fast, odd = _classify(block, odd_literals)
+    blanked = set(odd)
+    odd_lines = [(i, block.line(i)) for i in sorted(odd)]
+    for i in odd:  # odd lines become spaces: pyarrow skips whitespace-only lines
+        a, b = int(block.starts[i]), int(block.ends[i])
+        block.data[a:b] = b" " * (b - a)
+    tables = _parse_fast(block, fast, odd, options)
+    extra = sorted(odd - blanked)  # isolated by bisection (not blanked: their bytes are intact)
+    if extra:
+        odd_lines = sorted(odd_lines + [(i, block.line(i)) for i in extra])
+    return block, tables, odd_lines
 
 
 class _Block:
@@ -128,7 +156,9 @@ def _parse_fast(
         return []
     lo, hi = int(block.starts[idx[0]]), int(block.ends[idx[-1]])
     try:
-        table = pajson.read_json(pa.BufferReader(memoryview(block.data)[lo:hi]), parse_options=options)
+        table = pajson.read_json(
+            pa.BufferReader(memoryview(block.data)[lo:hi]), read_options=_READ, parse_options=options
+        )
         table.validate(full=True)  # pyarrow.json does not check UTF-8 inside strings; this does
         if table.num_rows == len(idx):
             return [(idx, table)]

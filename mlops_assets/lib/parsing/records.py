@@ -11,7 +11,14 @@ from typing import Any
 
 import pandas as pd
 
-from mlops_assets.lib.contracts import QUARANTINE, TABLES, ParseResult, conform, empty_frame
+from mlops_assets.lib.contracts import (
+    QUARANTINE,
+    TABLES,
+    ParseResult,
+    conform,
+    empty_frame,
+    schema_mismatches,
+)
 from mlops_assets.lib.parsing.decode import truncate_raw
 
 
@@ -68,8 +75,12 @@ def build_result(
     schema = TABLES[table_name]
     if isinstance(rows, list):
         table = conform(pd.DataFrame(rows), schema) if rows else empty_frame(schema)
+    elif not len(rows):
+        table = empty_frame(schema)
+    elif list(rows.columns) == list(schema) and not schema_mismatches(rows, schema):
+        table = rows.reset_index(drop=True)  # already the contract: conform would only copy it
     else:
-        table = conform(rows, schema) if len(rows) else empty_frame(schema)
+        table = conform(rows, schema)
     result = ParseResult(
         kind=kind,
         table=table,
