@@ -11,8 +11,11 @@ among ~100 (a single stalled fan on one board of eight moves one column only);
 ``deviation_score = 1 - 0.5 * exp(-max_z / z_scale)`` maps the largest robust z-score IN THE
 "WORSE" DIRECTION of the registry (``Feature.worse``: up for event counts and template counts,
 down for the slowest fan or the lowest power limit, up for the hottest board ...) onto the same
-0.5..1 range; z is measured against the training median with scale max(IQR/1.349, floor). Columns
-whose normal load swings both ways (utilisation, power, clocks) are left to the forest.
+0.5..1 range; z is measured against the training median with scale max(IQR/1.349, floor) OF THE
+SAME HOST when the host had at least ``min_host_windows`` training windows (else the pooled fleet
+statistics): fleets mix boards (300 W fan-cooled RTX next to 700 W H100 SXM), and a power cap from
+700 W to 245 W is inside the pooled spread while far outside its own host's. Columns whose normal
+load swings both ways (utilisation, power, clocks) are left to the forest.
 Explanations use the robust z of every column.
 
 Threshold: the training period is unlabelled and may contain faults, so it is calibrated on ALARM
@@ -24,6 +27,7 @@ true faults as well as false alarms; the held-out evaluation measures false alar
 from __future__ import annotations
 
 import json
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -52,6 +56,7 @@ class ModelParams:
     train_alarm_budget_per_host_day: float = 8.0
     z_scale: float = 6.0  # robust z at which the deviation score reaches 1 - 0.5/e ~ 0.82
     count_scale_floor: float = 0.5  # log1p units: 0 -> 1 event is z ~ 1.4
+    min_host_windows: int = 120  # training windows a host needs for its own deviation baseline
     random_state: int = 0
     window_minutes: float = 1.0
 
@@ -68,6 +73,8 @@ class TrainedModel:
     threshold: float
     params: ModelParams
     training: dict[str, Any] = field(default_factory=dict)
+    host_median: dict[str, np.ndarray] = field(default_factory=dict)  # per-host baselines (see module doc)
+    host_scale: dict[str, np.ndarray] = field(default_factory=dict)
 
     def signature_columns(self) -> list[str]:
         return list(self.columns)
@@ -136,7 +143,8 @@ def matrix(wide: pd.DataFrame, columns: list[str]) -> np.ndarray:
 
 
 def _robust_center_scale(x: np.ndarray, columns: list[str], floor: float) -> tuple[np.ndarray, np.ndarray]:
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (fanless boards) -> handled below
         med = np.nanmedian(x, axis=0)
         iqr = np.nanpercentile(x, 75, axis=0) - np.nanpercentile(x, 25, axis=0)
         std = np.nanstd(x, axis=0)
@@ -148,8 +156,17 @@ def _robust_center_scale(x: np.ndarray, columns: list[str], floor: float) -> tup
     return med, scale
 
 
-def robust_z(x: np.ndarray, model: TrainedModel) -> np.ndarray:
-    z = (x - model.median) / model.scale
+def robust_z(x: np.ndarray, model: TrainedModel, hosts: np.ndarray | None = None) -> np.ndarray:
+    """Robust z of every cell against its host's training baseline (pooled for unknown/absent hosts)."""
+    med, scale = model.median[None, :], model.scale[None, :]
+    known = list(getattr(model, "host_median", {}) or {})
+    if hosts is not None and known and len(x):
+        which = pd.Index(known).get_indexer(pd.Series(hosts, dtype="string").fillna("").to_numpy(dtype=object))
+        meds = np.vstack([model.host_median[h] for h in known] + [model.median])
+        scales = np.vstack([model.host_scale[h] for h in known] + [model.scale])
+        med, scale = meds[which], scales[which]  # index -1 = the pooled row
+    with np.errstate(invalid="ignore"):
+        z = (x - med) / scale
     return np.where(np.isnan(z), 0.0, z)
 
 
@@ -162,11 +179,11 @@ def _forest_scores(pipeline: Pipeline, x: np.ndarray) -> np.ndarray:
         return -np.concatenate(list(pool.map(pipeline.score_samples, chunks)))
 
 
-def raw_scores(model: TrainedModel, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def raw_scores(model: TrainedModel, x: np.ndarray, hosts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(combined score, robust z matrix) for a transformed design matrix in ``model.columns`` order."""
     forest_idx = [model.columns.index(c) for c in model.forest_columns]
     s_if = _forest_scores(model.pipeline, x[:, forest_idx]) if len(x) else np.zeros(0)
-    z = robust_z(x, model)
+    z = robust_z(x, model, hosts)
     sign = np.array([worse_sign(c) for c in model.columns])
     directed = sign != 0
     # one-sided, in the registry's "worse" direction only: a quieter-than-usual journal or a cooler
@@ -221,8 +238,12 @@ def train(features: pd.DataFrame, template_counts: pd.DataFrame, params: ModelPa
     pipeline.fit(x[:, [columns.index(c) for c in forest_columns]])
     median, scale = _robust_center_scale(x, columns, params.count_scale_floor)
     model = TrainedModel(pipeline, columns, vocabulary, dropped, forest_columns, median, scale, 1.0, params)
-    scores, _ = raw_scores(model, x)
     hosts = features["host"].astype(str).to_numpy()
+    for h in sorted(set(hosts.tolist())):
+        rows = hosts == h
+        if rows.sum() >= params.min_host_windows:
+            model.host_median[h], model.host_scale[h] = _robust_center_scale(x[rows], columns, params.count_scale_floor)
+    scores, _ = raw_scores(model, x, hosts)
     host_days = max(len(features) * params.window_minutes / 1440.0, 1e-9)
     model.threshold = calibrate_threshold(scores, hosts, params.train_alarm_budget_per_host_day * host_days)
     model.training = {
@@ -264,7 +285,8 @@ def score(model: TrainedModel, features: pd.DataFrame, template_counts: pd.DataF
 
 def score_wide(model: TrainedModel, wide: pd.DataFrame, model_version: str = "", explain_all: bool = False) -> pd.DataFrame:
     x = matrix(wide, model.columns)
-    s, z = raw_scores(model, x)
+    hosts = wide["host"].astype("string").to_numpy(dtype=object, na_value="") if "host" in wide.columns else None
+    s, z = raw_scores(model, x, hosts)
     flag = s >= model.threshold
     top = np.array(["[]"] * len(s), dtype=object)
     rows = np.arange(len(s)) if explain_all else np.flatnonzero(flag)

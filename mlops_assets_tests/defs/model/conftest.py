@@ -12,9 +12,16 @@ from mlops_assets.lib.storage import PartitionStore
 from mlops_assets.lib.template_state import save_template_miner
 from mlops_assets.lib.templates import TemplateMiner
 from mlops_assets.simulate import DEFAULT_START, read_labels, simulate
+from mlops_assets.simulate.schedule import FaultSpec
 from mlops_assets.sources.directory import DirectorySource
 
 HOURS = 8
+# Two faults in 16 host-hours: the threshold is calibrated to an alarm budget on UNLABELLED training
+# data, which assumes faults are rare there (the default schedule packs all 9 kinds into 8 h).
+TRAIN_FAULTS = [
+    FaultSpec("gpu-node-02", "xid79_fell_off_bus", DEFAULT_START + timedelta(hours=2), DEFAULT_START + timedelta(hours=2, minutes=15), 1),
+    FaultSpec("gpu-node-01", "fan_failure", DEFAULT_START + timedelta(hours=5), DEFAULT_START + timedelta(hours=5, minutes=12), 6),
+]
 
 
 @pytest.fixture(scope="session")
@@ -22,7 +29,7 @@ def featurised(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Storage root with parsed tables, miner state, features and template counts of 2 hosts x 8 h."""
     base = tmp_path_factory.mktemp("model")
     raw, root = base / "raw", str(base / "storage")
-    summary = simulate(raw, hosts=2, hours=HOURS, seed=7)
+    summary = simulate(raw, hosts=2, hours=HOURS, seed=7, faults=TRAIN_FAULTS)
     store, source, miner = PartitionStore(root), DirectorySource(str(raw)), TemplateMiner()
     parsed = []
     for host in summary.hosts:
