@@ -1,20 +1,18 @@
-"""Container output -> docker_lines: json-file driver archives and ``docker logs --timestamps``.
+"""Container output -> docker_lines: json-file driver archives (``docker logs`` text: docker_text.py).
 
 json-file (``{"log","stream","time"}`` per line, 1-9 digit fractions) goes through the shared
-block-wise pyarrow reader (jsonl.py) and column-wise timestamp/level conversion. ``docker logs``
-text is parsed line by line: a line without docker's RFC 3339 prefix continues the previous record
-(a traceback printed in one write) and is counted as skipped; before any record it is quarantined
-as ``no_timestamp``. Plain ``docker logs`` (collected without ``--timestamps``) has no docker time
-at all: the application's own leading timestamp is used when there is one (``[2023-05-02T16:54:17Z
-INFO …``, ``22-10-11 14:04:23 DEBUG …``; ``notes["ts_source"] = "message"``), otherwise the line is
-quarantined as ``no_timestamp`` - a record without a time cannot be placed in a window.
+block-wise pyarrow reader (jsonl.py); each block is converted column-wise at once (time by one
+Arrow cast, level by one RE2 extraction) to numpy arrays, concatenated once at the end.
+Lines longer than 16 KB are split by the driver into several entries whose ``log`` has no
+trailing newline; they are joined back into one record (the first piece's time; the further
+pieces are counted as ``skipped``, ``notes["partial_entries_joined"]``).
 ``template_id`` stays null: template mining is a later step.
 """
 
 from __future__ import annotations
 
 import json
-import re
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -23,78 +21,35 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mlops_assets.lib.contracts import ParseResult
-from mlops_assets.lib.parsing.arrow_util import strings
-from mlops_assets.lib.parsing.decode import decode_lines
+from mlops_assets.lib.parsing.arrow_util import objects, string_series
 from mlops_assets.lib.parsing.docker_events import parse_docker_events
+from mlops_assets.lib.parsing.docker_text import parse_docker_logs
+from mlops_assets.lib.parsing.docker_time import DOCKER_TS_RE, INVALID_NS, docker_time_ns
 from mlops_assets.lib.parsing.jsonl import iter_json_lines
 from mlops_assets.lib.parsing.levels import infer_level, infer_levels
 from mlops_assets.lib.parsing.records import Quarantine, build_result
 
-__all__ = ["parse_docker_events", "parse_docker_json_file", "parse_docker_logs"]
+__all__ = [
+    "DOCKER_TS_RE",
+    "docker_time_ns",
+    "parse_docker_events",
+    "parse_docker_json_file",
+    "parse_docker_logs",
+]
 
 _SCHEMA = pa.schema([("log", pa.string()), ("stream", pa.string()), ("time", pa.string())])
-_RFC3339 = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})?"
-DOCKER_TS_RE = re.compile(rf"^(?P<ts>{_RFC3339}) ?(?P<msg>.*)$")
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-APP_TS_RE = re.compile(
-    r"^\W{0,3}(?P<iso>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?)"
-    r"|^\W{0,3}(?P<yy>\d{2}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})"
-)
-
-
-def docker_time_ns(times: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """RFC 3339 strings with 0-9 fraction digits -> int64 ns since epoch (INT64 min = unparseable).
-
-    Docker always writes ``YYYY-MM-DDTHH:MM:SS[.fffffffff]Z``; that layout is parsed by fixed
-    slices (pyarrow's strptime has no fraction directive). Anything else (an offset, a missing Z,
-    garbage) goes through a regex + pandas path, so odd rows cost extra, never correctness.
-    """
-    if isinstance(times, pa.ChunkedArray):
-        times = times.combine_chunks()
-    invalid = np.iinfo(np.int64).min
-    n = len(times)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    length = pc.utf8_length(times)
-    dot_or_z = pc.utf8_slice_codeunits(times, 19, 20)
-    frac = pc.utf8_slice_codeunits(times, 20, -1)
-    standard = pc.and_(
-        pc.and_(pc.ends_with(times, "Z"), pc.less_equal(length, 30)),
-        pc.or_(
-            pc.equal(dot_or_z, "Z"),
-            pc.and_(pc.equal(dot_or_z, "."), pc.match_substring_regex(frac, r"^\d+$")),
-        ),
-    )
-    standard = pc.fill_null(standard, False)
-    sec = pc.strptime(
-        pc.utf8_slice_codeunits(times, 0, 19), format="%Y-%m-%dT%H:%M:%S", unit="s", error_is_null=True
-    )
-    digits = pc.if_else(pc.equal(dot_or_z, "Z"), "0", frac)
-    digits = pc.if_else(standard, pc.utf8_rpad(digits, 9, "0"), "0")
-    ns = pc.add(pc.multiply(pc.cast(sec, pa.int64()), 1_000_000_000), pc.cast(digits, pa.int64()))
-    ok = pc.and_(standard, pc.is_valid(ns))
-    out = pc.if_else(ok, ns, invalid).to_numpy(zero_copy_only=False).copy()
-    odd = ~pc.fill_null(ok, False).to_numpy(zero_copy_only=False) & pc.is_valid(times).to_numpy(
-        zero_copy_only=False
-    )
-    if odd.any():
-        raw = pd.Series(np.asarray(times.to_pylist(), dtype=object)[odd])
-        parsed = pd.to_datetime(
-            raw.where(raw.str.match(_RFC3339 + "$"), None), utc=True, errors="coerce", format="ISO8601"
-        )
-        out[odd] = np.where(parsed.isna(), invalid, parsed.astype("int64"))
-    return out
 
 
 def parse_docker_json_file(data: bytes, host: str, container: str) -> ParseResult:
     """Parse a json-file driver log (``/var/lib/docker/containers/<id>/<id>-json.log``)."""
     q = Quarantine(host, "docker_logs")
-    frames: list[pd.DataFrame] = []
-    slow: list[dict[str, Any]] = []
+    blocks: list[dict[str, np.ndarray]] = []
     records_in = skipped = 0
+    notes: dict[str, Any] = {}
     for jb in iter_json_lines(data, _SCHEMA):
-        for idx, table in jb.tables:
-            frames.append(_json_frame(table, idx, jb.raw, q))
+        parts = [_columns(table, idx, jb.raw, q) for idx, table in jb.tables]
+        slow: list[dict[str, Any]] = []
+        raws: dict[int, bytes] = {}
         for i, raw in jb.odd:
             if not raw.strip():
                 skipped += 1
@@ -110,87 +65,103 @@ def parse_docker_json_file(data: bytes, host: str, container: str) -> ParseResul
             slow.append(
                 {k: None if obj.get(k) is None else str(obj.get(k)) for k in ("log", "stream", "time")}
             )
-            slow[-1]["_line"] = i
+            raws[i] = raw
+        if slow:
+            idx = np.array(sorted(raws), dtype=np.int64)
+            parts.append(_columns(pa.Table.from_pylist(slow, schema=_SCHEMA), idx, raws.__getitem__, q))
+        if parts:
+            blocks.append(_in_line_order(parts))
         records_in += jb.block.n_lines
-    if slow:
-        table = pa.Table.from_pylist(
-            [{k: r[k] for k in ("log", "stream", "time")} for r in slow], schema=_SCHEMA
-        )
-        lines = {r["_line"]: r for r in slow}
-        frames.append(
-            _json_frame(table, np.array([r["_line"] for r in slow]), lambda i: json.dumps(lines[i]), q)
-        )
-    frames = [f for f in frames if len(f)]
-    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    if len(frames) > 1:
-        table = table.sort_values("line_no", kind="stable", ignore_index=True)
-    if len(table):
-        table["host"], table["container"] = host, container
-    return build_result("docker", "docker_lines", table, q, records_in, skipped)
-
-
-def _json_frame(table: pa.Table, idx: np.ndarray, raw_of: Any, q: Quarantine) -> pd.DataFrame:
-    ns = docker_time_ns(table.column("time"))
-    bad = ns == np.iinfo(np.int64).min
-    if bad.any():
-        missing = pc.is_null(table.column("time")).to_numpy(zero_copy_only=False)
-        for i in np.flatnonzero(bad):
-            q.add(
-                int(idx[i]) + 1, "missing_timestamp" if missing[i] else "bad_timestamp", raw_of(int(idx[i]))
-            )
-        table, ns, idx = table.filter(pa.array(~bad)), ns[~bad], idx[~bad]
-    log = pc.utf8_rtrim(table.column("log"), characters="\r\n")
-    return pd.DataFrame(
-        {
-            "ts": pd.to_datetime(ns, unit="ns", utc=True),
-            "stream": strings(table.column("stream"), low_cardinality=True),
-            "message": strings(log),
-            "level": pd.Series(infer_levels(log), dtype="string"),
-            "line_no": idx + 1,
-        }
+    if not blocks:
+        return build_result("docker", "docker_lines", pd.DataFrame(), q, records_in, skipped)
+    cols = {k: np.concatenate([b.pop(k) for b in blocks]) for k in list(blocks[0])}
+    joined = _join_partials(cols)
+    if joined:
+        notes["partial_entries_joined"] = joined
+    return build_result(
+        "docker", "docker_lines", _frame(cols, host, container), q, records_in, skipped + joined, notes=notes
     )
 
 
-def parse_docker_logs(data: bytes, host: str, container: str, stream: str) -> ParseResult:
-    """Parse ``docker logs [--timestamps]`` output of one container stream (stdout or stderr)."""
-    lines, notes = decode_lines(data)
-    q = Quarantine(host, "docker_logs")
-    timestamped = any(DOCKER_TS_RE.match(line) for line in lines[:200] if line.strip())
-    rows: list[dict[str, Any]] = []
-    skipped = continuations = 0
-    for no, line in enumerate(lines, start=1):
-        if not line.strip():
-            skipped += 1
+def _columns(
+    table: pa.Table, idx: np.ndarray, raw_of: Callable[[int], bytes], q: Quarantine
+) -> dict[str, np.ndarray]:
+    """One pyarrow table -> numpy columns; rows without a usable time are quarantined."""
+    ns = docker_time_ns(table.column("time"))
+    bad = ns == INVALID_NS
+    if bad.any():
+        missing = pc.is_null(table.column("time")).to_numpy(zero_copy_only=False)
+        for i in np.flatnonzero(bad):
+            reason = "missing_timestamp" if missing[i] else "bad_timestamp"
+            q.add(int(idx[i]) + 1, reason, raw_of(int(idx[i])))
+        table, ns, idx = table.filter(pa.array(~bad)), ns[~bad], idx[~bad]
+    raw_log = table.column("log").combine_chunks()
+    log = pc.utf8_rtrim(raw_log, characters="\r\n")
+    return {
+        "ns": ns,
+        "stream": objects(table.column("stream"), low_cardinality=True),
+        "message": objects(log),
+        "level": infer_levels(log),
+        # a json-file entry without its newline was cut at 16 KB: the next one continues it
+        "partial": ~pc.fill_null(pc.ends_with(raw_log, "\n"), True).to_numpy(zero_copy_only=False),
+        "line_no": np.asarray(idx, dtype=np.int64) + 1,
+    }
+
+
+def _in_line_order(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    if len(parts) == 1:
+        return parts[0]
+    merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    order = np.argsort(merged["line_no"], kind="stable")
+    return {k: v[order] for k, v in merged.items()}
+
+
+def _join_partials(cols: dict[str, np.ndarray]) -> int:
+    """Join 16 KB pieces into their record in place (per stream); returns the pieces removed.
+
+    Pieces are rare (only lines over 16 KB), so only they are visited in Python.
+    """
+    partial = cols["partial"]
+    if not partial.any():
+        return 0
+    stream = pd.factorize(cols["stream"], use_na_sentinel=False)[0]  # NA-safe comparison
+    message = cols["message"]
+    absorbed = np.zeros(len(partial), dtype=bool)
+    for head in np.flatnonzero(partial):
+        if absorbed[head]:
             continue
-        ts, msg = _line_ts(line, timestamped)
-        if ts is not None:
-            rows.append({"ts": ts, "message": msg})
-        elif rows:
-            rows[-1]["message"] += "\n" + line
-            skipped, continuations = skipped + 1, continuations + 1
-        else:
-            q.add(no, "no_timestamp", line)
-    if not timestamped:
-        notes["ts_source"] = "message (no docker timestamps: collected without --timestamps)"
-    if continuations:
-        notes["continuation_lines"] = continuations
-    for r in rows:
-        r.update(
-            host=host, container=container, stream=stream, level=infer_level(_ANSI.sub("", r["message"]))
-        )
-    return build_result("docker-logs", "docker_lines", rows, q, len(lines), skipped, notes=notes)
+        if not isinstance(message[head], str):
+            continue
+        pieces, cur = [message[head]], head
+        while partial[cur]:
+            nxt = cur + 1
+            while nxt < len(partial) and stream[nxt] != stream[head]:  # the other stream interleaves
+                nxt += 1
+            if nxt == len(partial) or not isinstance(message[nxt], str):
+                break  # the file ends inside the line (or a broken entry follows): keep what was written
+            pieces.append(message[nxt])
+            absorbed[nxt] = True
+            cur = nxt
+        message[head] = "".join(pieces)
+        cols["level"][head] = infer_level(message[head])
+    keep = ~absorbed
+    for key in cols:
+        cols[key] = cols[key][keep]
+    return int(absorbed.sum())
 
 
-def _line_ts(line: str, timestamped: bool) -> tuple[pd.Timestamp | None, str]:
-    if timestamped:
-        m = DOCKER_TS_RE.match(line)
-        if m is None:
-            return None, line
-        ts = pd.to_datetime(m.group("ts"), utc=True, errors="coerce", format="ISO8601")
-        return (None, line) if pd.isna(ts) else (ts, m.group("msg"))
-    m = APP_TS_RE.match(_ANSI.sub("", line))
-    if m is None:
-        return None, line
-    text = m.group("iso") or ("20" + m.group("yy"))
-    ts = pd.to_datetime(text.replace(",", "."), utc=True, errors="coerce", format="ISO8601")
-    return (None, line) if pd.isna(ts) else (ts, line)
+def _frame(cols: dict[str, np.ndarray], host: str, container: str) -> pd.DataFrame:
+    """The contract frame, built once from the concatenated columns."""
+    n = len(cols["ns"])
+    return pd.DataFrame(
+        {
+            "ts": pd.Series(pd.to_datetime(cols["ns"], unit="ns", utc=True)),
+            "host": string_series(np.full(n, host, dtype=object)),
+            "container": string_series(np.full(n, container, dtype=object)),
+            "stream": string_series(cols["stream"]),
+            "message": string_series(cols["message"]),
+            "level": string_series(cols["level"]),
+            "template_id": string_series(np.full(n, pd.NA, dtype=object)),  # mined later
+        },
+        copy=False,
+    )

@@ -4,8 +4,9 @@ Container output has no level field, but most frameworks print one: ``ERROR``/``
 logfmt ``level=error``, JSON ``"level":"error"``, Python's ``Traceback``. The FIRST such marker in
 the line decides (frameworks print the level before the text, so a later ``ERROR`` is usually
 quoted content: ``INFO retrying after ERROR`` is an info line); no marker -> ``unknown``.
-One RE2 extraction runs vectorised over a pyarrow column; ``infer_level`` applies the same rule to
-one string.
+One RE2 extraction runs vectorised over a pyarrow column - the cheap words-only form for the rows
+that cannot hold the key/value forms (no ``level`` substring, no leading ``Traceback``), which is
+half the cost of the full alternation; ``infer_level`` applies the same rule to one string.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 _WORDS = "critical|fatal|panic|error|err|warning|warn|info|debug|trace"
+WORD_MARKER = r"\b(?:CRITICAL|FATAL|PANIC|ERROR|ERR|WARNING|WARN|INFO|DEBUG|TRACE)\b"
 MARKER = (
-    r"\b(?:CRITICAL|FATAL|PANIC|ERROR|ERR|WARNING|WARN|INFO|DEBUG|TRACE)\b"
-    rf"|level=(?:{_WORDS})\b"
+    WORD_MARKER + rf"|level=(?:{_WORDS})\b"
     rf'|"level"\s*:\s*"(?:{_WORDS})"'
     r"|^Traceback \(most recent call last\)"
 )
@@ -60,7 +61,22 @@ def infer_levels(messages: pa.Array | pa.ChunkedArray) -> np.ndarray:
         messages = messages.combine_chunks()
     if len(messages) == 0:
         return np.array([], dtype=object)
-    token = pc.struct_field(pc.extract_regex(messages, f"(?P<m>{MARKER})"), "m")
+    full = pc.fill_null(
+        pc.or_(pc.match_substring(messages, "level"), pc.starts_with(messages, "Traceback")), False
+    )
+    n_full = pc.sum(pc.cast(full, pa.int64())).as_py() or 0
+    if n_full == len(messages):
+        return _levels(messages, MARKER)
+    if n_full == 0:
+        return _levels(messages, WORD_MARKER)
+    out = _levels(messages, WORD_MARKER)
+    out[full.to_numpy(zero_copy_only=False)] = _levels(messages.filter(full), MARKER)
+    return out
+
+
+def _levels(messages: pa.Array, marker: str) -> np.ndarray:
+    """Level of the first ``marker`` match per row (``unknown`` without one)."""
+    token = pc.struct_field(pc.extract_regex(messages, f"(?P<m>{marker})"), "m")
     encoded = pc.dictionary_encode(token)
     names = np.array([level_of_marker(t) for t in encoded.dictionary.to_pylist()] + ["unknown"], dtype=object)
     idx = encoded.indices.fill_null(len(names) - 1).to_numpy(zero_copy_only=False)

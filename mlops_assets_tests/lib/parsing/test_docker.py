@@ -118,3 +118,41 @@ def test_docker_events_json_and_text() -> None:
     assert r.table["ts"].iloc[0] == pd.Timestamp(1795000000123456789, unit="ns", tz="UTC")
     assert set(r.table["container"]) == {"trainer"} and set(r.table["image"]) == {"trainer:1"}
     assert r.reasons == {"missing_timestamp": 1, "unrecognised_line": 1}
+
+
+def test_json_file_rejoins_entries_split_at_16k() -> None:
+    long_line = "ERROR " + "x" * 40_000 + "\n"
+    pieces = [long_line[:16384], long_line[16384:32768], long_line[32768:]]
+    lines = [
+        jf(pieces[0], "2026-11-23T14:00:05.1Z", "stderr"),
+        jf("INFO interleaved stdout line\n", "2026-11-23T14:00:05.2Z", "stdout"),
+        jf(pieces[1], "2026-11-23T14:00:05.3Z", "stderr"),
+        jf(pieces[2], "2026-11-23T14:00:05.4Z", "stderr"),
+        jf("INFO next\n", "2026-11-23T14:00:06Z", "stderr"),
+        jf("WARN cut at the end of the file", "2026-11-23T14:00:07Z", "stderr"),
+    ]
+    r = parse_docker_json_file(("\n".join(lines) + "\n").encode(), "h", "trainer")
+    assert r.table["message"].tolist() == [
+        long_line.rstrip("\n"),
+        "INFO interleaved stdout line",
+        "INFO next",
+        "WARN cut at the end of the file",
+    ]
+    assert r.table["level"].tolist() == ["error", "info", "info", "warning"]
+    assert r.table["ts"].iloc[0] == pd.Timestamp("2026-11-23 14:00:05.1", tz="UTC")  # the first piece's time
+    assert r.skipped == 2 and r.notes["partial_entries_joined"] == 2 and r.records_in == 6
+    assert r.records_in == len(r.table) + len(r.quarantine) + r.skipped
+
+
+def test_docker_logs_text_is_column_wise_and_keeps_order() -> None:
+    lines = [
+        f"2026-11-23T14:00:{i % 60:02d}.{i:09d}Z {'ERROR' if i % 3 == 0 else 'INFO'} step {i}"
+        for i in range(500)
+    ]
+    lines.insert(10, "")
+    lines.insert(20, "\tat continuation")
+    r = parse_docker_logs(("\n".join(lines) + "\n").encode(), "h", "c", "stdout")
+    assert len(r.table) == 500 and r.skipped == 2 and r.notes["continuation_lines"] == 1
+    assert r.table["message"].iloc[18] == "ERROR step 18\n\tat continuation"
+    assert r.table["level"].iloc[0] == "error" and r.table["level"].iloc[1] == "info"
+    assert r.table["ts"].iloc[7] == pd.Timestamp("2026-11-23 14:00:07.000000007", tz="UTC")
