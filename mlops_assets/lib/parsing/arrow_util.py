@@ -48,6 +48,12 @@ def string_series(obj: np.ndarray) -> pd.Series:
     return pd.Series(pd.arrays.StringArray(obj), copy=False)
 
 
+def constant_strings(value: str | None, n: int) -> pd.Series:
+    """``n`` times ``value`` (None -> NA) as a pandas ``string`` series, one shared object, no scan."""
+    one = pd.arrays.StringArray(np.array([pd.NA if value is None else value], dtype=object))
+    return pd.Series(one.take(np.zeros(n, dtype=np.intp)), copy=False)
+
+
 def int_array(col: pa.ChunkedArray | pa.Array, lo: int | None = None, hi: int | None = None) -> pa.Array:
     """Arrow string/number column -> int64 array; non-numeric or out-of-range values -> null."""
     if isinstance(col, pa.ChunkedArray):

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mlops_assets.lib.contracts import ParseResult
-from mlops_assets.lib.parsing.arrow_util import objects, string_series
+from mlops_assets.lib.parsing.arrow_util import constant_strings, objects, string_series
 from mlops_assets.lib.parsing.docker_events import parse_docker_events
 from mlops_assets.lib.parsing.docker_text import parse_docker_logs
 from mlops_assets.lib.parsing.docker_time import DOCKER_TS_RE, INVALID_NS, docker_time_ns
@@ -156,12 +156,12 @@ def _frame(cols: dict[str, np.ndarray], host: str, container: str) -> pd.DataFra
     return pd.DataFrame(
         {
             "ts": pd.Series(pd.to_datetime(cols["ns"], unit="ns", utc=True)),
-            "host": string_series(np.full(n, host, dtype=object)),
-            "container": string_series(np.full(n, container, dtype=object)),
+            "host": constant_strings(host, n),
+            "container": constant_strings(container, n),
             "stream": string_series(cols["stream"]),
             "message": string_series(cols["message"]),
             "level": string_series(cols["level"]),
-            "template_id": string_series(np.full(n, pd.NA, dtype=object)),  # mined later
+            "template_id": constant_strings(None, n),  # mined later
         },
         copy=False,
     )

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mlops_assets.lib.contracts import ParseResult
-from mlops_assets.lib.parsing.arrow_util import string_series
+from mlops_assets.lib.parsing.arrow_util import constant_strings, string_series
 from mlops_assets.lib.parsing.decode import decode_lines
 from mlops_assets.lib.parsing.docker_time import DOCKER_TS_RE, INVALID_NS, RFC3339, docker_time_ns
 from mlops_assets.lib.parsing.levels import infer_levels
@@ -73,12 +73,12 @@ def parse_docker_logs(data: bytes, host: str, container: str, stream: str) -> Pa
     frame = pd.DataFrame(
         {
             "ts": pd.Series(pd.to_datetime(ns[rec], unit="ns", utc=True)),
-            "host": string_series(np.full(n, host, dtype=object)),
-            "container": string_series(np.full(n, container, dtype=object)),
-            "stream": string_series(np.full(n, stream, dtype=object)),
+            "host": constant_strings(host, n),
+            "container": constant_strings(container, n),
+            "stream": constant_strings(stream, n),
             "message": string_series(rec_messages.astype(object)),
             "level": string_series(infer_levels(clean)),
-            "template_id": string_series(np.full(n, pd.NA, dtype=object)),
+            "template_id": constant_strings(None, n),
         },
         copy=False,
     )

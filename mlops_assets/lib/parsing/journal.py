@@ -30,7 +30,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mlops_assets.lib.contracts import ParseResult
-from mlops_assets.lib.parsing.arrow_util import int_array, int_values, nullable_ints, objects, string_series
+from mlops_assets.lib.parsing.arrow_util import (
+    constant_strings,
+    int_array,
+    int_values,
+    nullable_ints,
+    objects,
+    string_series,
+)
 from mlops_assets.lib.parsing.jsonl import iter_json_lines
 from mlops_assets.lib.parsing.records import Quarantine, build_result
 
@@ -144,13 +151,13 @@ def _frame(blocks: list[dict[str, np.ndarray]], host: str) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "ts": pd.Series(pd.to_datetime(usec * 1000, unit="ns", utc=True)),
-            "host": string_series(np.full(n, host, dtype=object)),
+            "host": constant_strings(host, n),
             "unit": string_series(cat("unit")),
             "identifier": string_series(cat("identifier")),
             "pid": nullable_ints((cat("pid"), cat("pid_null")), "Int64"),
             "priority": nullable_ints((cat("priority"), cat("priority_null")), "Int8"),
             "message": string_series(cat("message")),
-            "template_id": string_series(np.full(n, pd.NA, dtype=object)),  # mined later
+            "template_id": constant_strings(None, n),  # mined later
             "boot_id": string_series(cat("boot_id")),
             "cursor": string_series(cat("cursor")),
         },

@@ -78,7 +78,8 @@ def build_result(
     elif not len(rows):
         table = empty_frame(schema)
     elif list(rows.columns) == list(schema) and not schema_mismatches(rows, schema):
-        table = rows.reset_index(drop=True)  # already the contract: conform would only copy it
+        # already the contract (the fast parsers build it so): conform would only copy it
+        table = rows if rows.index.equals(pd.RangeIndex(len(rows))) else rows.reset_index(drop=True)
     else:
         table = conform(rows, schema)
     result = ParseResult(
