@@ -252,7 +252,8 @@ def _parse_segment(
     kept_line_nos = np.array(starts)[piece] + (kept - 1 - np.array(offsets)[piece])
     out: dict[str, Any] = {}
     for pos, col in mapping.items():
-        out[col] = column_values(col, table.column(f"c{pos}"), notes)
+        if col != "ts":  # converted below by parse_timestamps
+            out[col] = column_values(col, table.column(f"c{pos}"), notes)
     df = pd.DataFrame(out)
     df["line_no"] = kept_line_nos
     ts_raw = table.column(next(f"c{p}" for p, c in mapping.items() if c == "ts"))

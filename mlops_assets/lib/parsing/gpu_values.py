@@ -64,7 +64,9 @@ def column_values(col_name: str, col: pa.ChunkedArray | pa.Array, notes: dict[st
     if pa.types.is_floating(col.type):  # already converted by the CSV reader
         return numeric_series(col.to_numpy(zero_copy_only=False).astype(np.float64), dtype)
     if dtype == "string":
-        s = pc.utf8_trim_whitespace(col)
+        if col_name != "pci_bus" and _is_dictionary(col):  # few distinct values: clean those only
+            return _dictionary_strings(col)
+        s = pc.utf8_trim_whitespace(_plain(col))
         null = pc.or_(pc.match_substring_regex(s, r"^\[.*\]$"), pc.match_substring_regex(s, r"^(N/A|)$"))
         s = pc.if_else(null, pa.scalar(None, pa.string()), s)
         if col_name == "pci_bus":
@@ -79,6 +81,35 @@ def column_values(col_name: str, col: pa.ChunkedArray | pa.Array, notes: dict[st
     return numeric_series(values, dtype)
 
 
+def _is_dictionary(col: pa.ChunkedArray | pa.Array) -> bool:
+    return pa.types.is_dictionary(col.type)
+
+
+def _plain(col: Any) -> Any:
+    """A dictionary-encoded column decoded back to plain strings (other columns unchanged)."""
+    return pc.cast(col, pa.string()) if _is_dictionary(col) else col
+
+
+def _clean_text(v: str | None) -> str | None:
+    """nvidia-smi text value: trimmed; ``[N/A]``-style markers, ``N/A`` and empty -> None."""
+    if v is None:
+        return None
+    v = v.strip()
+    return None if v in ("", "N/A") or (v.startswith("[") and v.endswith("]")) else v
+
+
+def _dictionary_strings(col: pa.ChunkedArray | pa.Array) -> pd.Series:
+    """Dictionary-encoded text column -> pandas ``string``; each distinct value is cleaned once."""
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    parts = []
+    for chunk in chunks:
+        values = np.array([_clean_text(v) for v in chunk.dictionary.to_pylist()] + [None], dtype=object)
+        idx = chunk.indices.fill_null(len(values) - 1).to_numpy(zero_copy_only=False)
+        parts.append(values[idx])
+    obj = np.concatenate(parts) if parts else np.array([], dtype=object)
+    return pd.Series(obj, dtype="string")
+
+
 def numeric_series(values: np.ndarray, dtype: str) -> pd.Series:
     """float64 with NaN for null -> nullable ``dtype`` (non-integral values become null for Int*)."""
     mask = np.isnan(values)
@@ -91,7 +122,7 @@ def numeric_series(values: np.ndarray, dtype: str) -> pd.Series:
 
 def _hex_ints(col: Any, notes: dict[str, Any]) -> pd.Series:
     """``0x0000000000000004`` (or decimal) -> Int64; few distinct values, so convert uniques only."""
-    s = pc.utf8_trim_whitespace(col)
+    s = pc.utf8_trim_whitespace(_plain(col))
     encoded = (
         pc.dictionary_encode(s).combine_chunks()
         if isinstance(s, pa.ChunkedArray)
@@ -117,15 +148,40 @@ _TS_FORMATS = ("%Y/%m/%d %H:%M:%S.%f", "%Y/%m/%d %H:%M:%S")
 
 
 def parse_timestamps(col: pa.ChunkedArray | pa.Array) -> pd.Series:
-    """nvidia-smi's ``2026/11/23 14:00:05.123`` (read as UTC) or ISO 8601 with/without zone -> UTC."""
-    raw = pd.Series(pc.utf8_trim_whitespace(col).to_pandas(), dtype=object)
-    out = pd.to_datetime(raw, format=_TS_FORMATS[0], errors="coerce", utc=True)
-    for fmt in (_TS_FORMATS[1], "ISO8601"):
-        missing = out.isna() & raw.notna()
-        if not missing.any():
-            break
-        out[missing] = pd.to_datetime(raw[missing], format=fmt, errors="coerce", utc=True)
-    return out.astype("datetime64[ns, UTC]")
+    """nvidia-smi's ``2026/11/23 14:00:05.123`` (read as UTC) or ISO 8601 with/without zone -> UTC.
+
+    nvidia-smi's own layout is converted in Arrow (strptime of the seconds + the fraction digits);
+    only other layouts go through pandas, row by row format guessing never runs on the bulk.
+    """
+    trimmed = pc.utf8_trim_whitespace(col)
+    if isinstance(trimmed, pa.ChunkedArray):
+        trimmed = trimmed.combine_chunks()
+    sec = pc.strptime(
+        pc.utf8_slice_codeunits(trimmed, 0, 19), format="%Y/%m/%d %H:%M:%S", unit="s", error_is_null=True
+    )
+    rest = pc.utf8_slice_codeunits(trimmed, 19, 40)
+    digits = pc.utf8_slice_codeunits(rest, 1, 40)
+    frac_ok = pc.or_(
+        pc.equal(rest, ""),
+        pc.and_(
+            pc.and_(pc.starts_with(rest, "."), pc.ascii_is_decimal(digits)),
+            pc.less_equal(pc.utf8_length(digits), 9),
+        ),
+    )
+    frac = pc.cast(pc.if_else(frac_ok, pc.utf8_rpad(digits, 9, "0"), None), pa.int64())
+    ns = pc.add(pc.multiply(pc.cast(sec, pa.int64()), 1_000_000_000), frac)
+    mask = pc.is_null(ns).to_numpy(zero_copy_only=False)
+    values = pc.fill_null(ns, np.iinfo(np.int64).min).to_numpy(zero_copy_only=False).copy()  # min = NaT
+    if mask.any():
+        raw = pd.Series(trimmed.filter(pa.array(mask)).to_pandas(), dtype=object)
+        slow = pd.to_datetime(raw, format=_TS_FORMATS[0], errors="coerce", utc=True)
+        for fmt in (_TS_FORMATS[1], "ISO8601"):
+            missing = slow.isna() & raw.notna()
+            if not missing.any():
+                break
+            slow[missing] = pd.to_datetime(raw[missing], format=fmt, errors="coerce", utc=True)
+        values[mask] = slow.astype("datetime64[ns, UTC]").array.asi8
+    return pd.Series(pd.to_datetime(values.view("datetime64[ns]"), utc=True))
 
 
 NULL_MARKERS = [
@@ -148,7 +204,10 @@ def read_csv_columns(
     names = [f"c{i}" for i in range(n_columns)]
     numeric = {f"c{pos}" for pos, col in mapping.items() if GPU_SAMPLES.get(col, "string")[:1] in ("F", "I")}
     numeric -= {f"c{pos}" for pos, col in mapping.items() if col == "throttle_reasons"}
-    attempts = [({n: pa.float64() if n in numeric else pa.string() for n in names}, True)] if numeric else []
+    text = pa.dictionary(pa.int32(), pa.string())  # uuid, name, pstate, bitmask: few distinct values
+    low_card = {f"c{pos}" for pos, col in mapping.items() if col != "ts"}
+    typed = {n: pa.float64() if n in numeric else text if n in low_card else pa.string() for n in names}
+    attempts = [(typed, True)] if numeric else []
     attempts.append(({n: pa.string() for n in names}, False))
     for types, typed in attempts:
         for threads in (True, False):
