@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 
 from mlops_assets.lib.contracts import GPU_ERRORS, ParseResult, conform, empty_frame
+from mlops_assets.lib.parsing.gpu_time import parse_timestamps
 from mlops_assets.lib.parsing.gpu_values import (
     column_values,
     normalise_pci,
-    parse_timestamps,
     read_csv_columns,
 )
 from mlops_assets.lib.parsing.records import Quarantine, build_result

@@ -144,46 +144,6 @@ def _hex_ints(col: Any, notes: dict[str, Any]) -> pd.Series:
     return pd.Series(table[idx])
 
 
-_TS_FORMATS = ("%Y/%m/%d %H:%M:%S.%f", "%Y/%m/%d %H:%M:%S")
-
-
-def parse_timestamps(col: pa.ChunkedArray | pa.Array) -> pd.Series:
-    """nvidia-smi's ``2026/11/23 14:00:05.123`` (read as UTC) or ISO 8601 with/without zone -> UTC.
-
-    nvidia-smi's own layout is converted in Arrow (strptime of the seconds + the fraction digits);
-    only other layouts go through pandas, row by row format guessing never runs on the bulk.
-    """
-    trimmed = pc.utf8_trim_whitespace(col)
-    if isinstance(trimmed, pa.ChunkedArray):
-        trimmed = trimmed.combine_chunks()
-    sec = pc.strptime(
-        pc.utf8_slice_codeunits(trimmed, 0, 19), format="%Y/%m/%d %H:%M:%S", unit="s", error_is_null=True
-    )
-    rest = pc.utf8_slice_codeunits(trimmed, 19, 40)
-    digits = pc.utf8_slice_codeunits(rest, 1, 40)
-    frac_ok = pc.or_(
-        pc.equal(rest, ""),
-        pc.and_(
-            pc.and_(pc.starts_with(rest, "."), pc.ascii_is_decimal(digits)),
-            pc.less_equal(pc.utf8_length(digits), 9),
-        ),
-    )
-    frac = pc.cast(pc.if_else(frac_ok, pc.utf8_rpad(digits, 9, "0"), None), pa.int64())
-    ns = pc.add(pc.multiply(pc.cast(sec, pa.int64()), 1_000_000_000), frac)
-    mask = pc.is_null(ns).to_numpy(zero_copy_only=False)
-    values = pc.fill_null(ns, np.iinfo(np.int64).min).to_numpy(zero_copy_only=False).copy()  # min = NaT
-    if mask.any():
-        raw = pd.Series(trimmed.filter(pa.array(mask)).to_pandas(), dtype=object)
-        slow = pd.to_datetime(raw, format=_TS_FORMATS[0], errors="coerce", utc=True)
-        for fmt in (_TS_FORMATS[1], "ISO8601"):
-            missing = slow.isna() & raw.notna()
-            if not missing.any():
-                break
-            slow[missing] = pd.to_datetime(raw[missing], format=fmt, errors="coerce", utc=True)
-        values[mask] = slow.astype("datetime64[ns, UTC]").array.asi8
-    return pd.Series(pd.to_datetime(values.view("datetime64[ns]"), utc=True))
-
-
 NULL_MARKERS = [
     f"{pad}{m}"
     for m in ("[N/A]", "[Not Supported]", "N/A", "[Unknown Error]", "[GPU is lost]")
