@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops_assets.lib.contracts import GPU_ERRORS, ParseResult, conform, empty_frame
+from mlops_assets.lib.contracts import GPU_ERRORS, GPU_SAMPLES, ParseResult, conform, empty_frame
+from mlops_assets.lib.parsing.arrow_util import constant_strings
 from mlops_assets.lib.parsing.gpu_time import parse_timestamps
 from mlops_assets.lib.parsing.gpu_values import (
     column_values,
@@ -148,13 +149,20 @@ def parse_gpu_csv(data: bytes, host: str) -> ParseResult:
         for f in (_parse_segment(s, data, quarantine, notes, unterminated) for s in segments)
         if f is not None
     ]
-    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    table = (
+        (frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True))
+        if frames
+        else pd.DataFrame()
+    )
     last_ts = _last_ts_before(table, errors)
     events = _errors_frame(errors, host, last_ts)
+    if len(table):  # contract column order, so build_result need not copy it through conform
+        table["host"] = constant_strings(host, len(table))
+        table = table[[c for c in GPU_SAMPLES if c in table.columns]]
     return build_result(
         "gpu",
         "gpu_samples",
-        table.assign(host=host) if len(table) else table,
+        table,
         quarantine,
         records_in,
         skipped + len(errors),
@@ -251,13 +259,13 @@ def _parse_segment(
     piece = np.searchsorted(np.array(offsets), kept - 1, side="right") - 1
     kept_line_nos = np.array(starts)[piece] + (kept - 1 - np.array(offsets)[piece])
     out: dict[str, Any] = {}
-    for pos, col in mapping.items():
-        if col != "ts":  # converted below by parse_timestamps
-            out[col] = column_values(col, table.column(f"c{pos}"), notes)
-    df = pd.DataFrame(out)
-    df["line_no"] = kept_line_nos
     ts_raw = table.column(next(f"c{p}" for p, c in mapping.items() if c == "ts"))
-    df["ts"] = parse_timestamps(ts_raw)
+    out["ts"] = parse_timestamps(ts_raw)
+    for pos, col in mapping.items():
+        if col != "ts":
+            out[col] = column_values(col, table.column(f"c{pos}"), notes)
+    out["line_no"] = kept_line_nos
+    df = pd.DataFrame(out, copy=False)
     bad_ts = df["ts"].isna().to_numpy()
     if bad_ts.any():
         raw = ts_raw.to_pylist()

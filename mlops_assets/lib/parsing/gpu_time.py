@@ -1,6 +1,7 @@
 """nvidia-smi timestamps -> UTC, without per-row Python or per-row format guessing.
 
-nvidia-smi prints ``2026/11/23 14:00:05.123`` (local time without zone, read as UTC). When every
+nvidia-smi prints ``2026/11/23 14:00:05.123`` (local time without zone, read as UTC); all GPUs of
+a sample share one text, so each distinct text is parsed once (dictionary encoding). When every
 value of a column has that exact layout and one length - the normal case - the digits are read
 straight from the Arrow string buffer with numpy (a fixed-width matrix), the date converted with
 the civil-calendar formula and checked against the month lengths. Any other column (ISO 8601,
@@ -24,12 +25,15 @@ _MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 def parse_timestamps(col: pa.ChunkedArray | pa.Array) -> pd.Series:
     """nvidia-smi's ``2026/11/23 14:00:05.123`` (read as UTC) or ISO 8601 with/without zone -> UTC."""
     arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    if pa.types.is_dictionary(arr.type):
-        arr = pc.cast(arr, pa.string())
-    values = _fixed_layout_ns(arr)
+    # all GPUs of one sample share its timestamp: parse each distinct text once
+    encoded = arr if pa.types.is_dictionary(arr.type) else pc.dictionary_encode(arr)
+    distinct = encoded.dictionary
+    values = _fixed_layout_ns(distinct)
     if values is None:
-        values = _tolerant_ns(arr)
-    return pd.Series(pd.to_datetime(values.view("datetime64[ns]"), utc=True))
+        values = _tolerant_ns(distinct)
+    values = np.append(values, _NAT)  # slot for null texts
+    idx = encoded.indices.fill_null(len(values) - 1).to_numpy(zero_copy_only=False)
+    return pd.Series(pd.to_datetime(values[idx].view("datetime64[ns]"), utc=True))
 
 
 def _fixed_layout_ns(arr: pa.Array) -> np.ndarray | None:
@@ -50,13 +54,13 @@ def _fixed_layout_ns(arr: pa.Array) -> np.ndarray | None:
     frac_pos = list(range(20, width))
     if width > 19 and not np.all(m[:, 19] == ord(".")):
         return None
-    digits = m[:, list(_DIGIT_POS) + frac_pos].astype(np.int64) - ord("0")
-    if digits.min() < 0 or digits.max() > 9:
+    digits = m[:, list(_DIGIT_POS) + frac_pos] - np.uint8(ord("0"))  # uint8: below "0" wraps above 9
+    if digits.max() > 9:
         return None
 
     def num(a: int, b: int) -> np.ndarray:
-        out = np.zeros(n, dtype=np.int64)
-        for k in range(a, b):
+        out = digits[:, a].astype(np.int64)
+        for k in range(a + 1, b):
             out = out * 10 + digits[:, k]
         return out
 

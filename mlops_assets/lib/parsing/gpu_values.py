@@ -164,8 +164,8 @@ def read_csv_columns(
     names = [f"c{i}" for i in range(n_columns)]
     numeric = {f"c{pos}" for pos, col in mapping.items() if GPU_SAMPLES.get(col, "string")[:1] in ("F", "I")}
     numeric -= {f"c{pos}" for pos, col in mapping.items() if col == "throttle_reasons"}
-    text = pa.dictionary(pa.int32(), pa.string())  # uuid, name, pstate, bitmask: few distinct values
-    low_card = {f"c{pos}" for pos, col in mapping.items() if col != "ts"}
+    text = pa.dictionary(pa.int32(), pa.string())  # ts, uuid, name, pstate, bitmask: few distinct values
+    low_card = {f"c{pos}" for pos in mapping}
     typed = {n: pa.float64() if n in numeric else text if n in low_card else pa.string() for n in names}
     attempts = [(typed, True)] if numeric else []
     attempts.append(({n: pa.string() for n in names}, False))
