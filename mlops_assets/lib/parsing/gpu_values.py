@@ -181,7 +181,7 @@ def read_csv_columns(
                 table = pacsv.read_csv(
                     pa.BufferReader(buf),
                     read_options=pacsv.ReadOptions(
-                        column_names=names, use_threads=threads, block_size=1 << 24
+                        column_names=names, use_threads=threads, block_size=1 << 22
                     ),
                     parse_options=pacsv.ParseOptions(quote_char=False, invalid_row_handler=on_invalid),
                     convert_options=pacsv.ConvertOptions(
