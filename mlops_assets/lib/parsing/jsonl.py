@@ -12,6 +12,7 @@ A literal is only an optimisation: a line it misses (other spacing) is still iso
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ import pyarrow.json as pajson
 BLOCK_BYTES = 16 << 20
 _MIN_BISECT_LINES = 32
 _READ = pajson.ReadOptions(use_threads=False, block_size=4 << 20)
+_WORKERS = 2  # blocks scanned and parsed at once (each single-threaded) while the caller converts
 _OPEN, _CLOSE, _CR = ord("{"), ord("}"), ord("\r")
 
 
@@ -45,24 +47,25 @@ def iter_json_lines(
 ) -> Iterator[JsonBlock]:
     """Parse ``data`` block by block; every line ends up in exactly one table row or in ``odd``.
 
-    A worker thread scans and parses block k+1 (numpy and pyarrow release the GIL) while the
-    caller converts block k, so the Python-side conversion overlaps the C work on two cores.
+    Worker threads scan and parse blocks k+1 and k+2 (numpy and pyarrow release the GIL) while
+    the caller converts block k, so the Python-side conversion overlaps the C work on two cores;
+    blocks are still handed out in file order.
     """
     options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
     view = memoryview(data)
     ranges = _block_ranges(data)
     bases = [0]
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="jsonl") as pool:
+    with ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="jsonl") as pool:
 
         def submit(k: int) -> Future:
             start, end = ranges[k]
             return pool.submit(_read_block, bytearray(view[start:end]), odd_literals, options)
 
-        pending = submit(0) if ranges else None
+        pending = deque(submit(k) for k in range(min(_WORKERS, len(ranges))))
         for k in range(len(ranges)):
-            assert pending is not None
-            block, tables, odd_lines = pending.result()
-            pending = submit(k + 1) if k + 1 < len(ranges) else None
+            block, tables, odd_lines = pending.popleft().result()
+            if k + _WORKERS < len(ranges):
+                pending.append(submit(k + _WORKERS))
             base = bases[-1]
             bases.append(base + block.n_lines)
             yield JsonBlock(
