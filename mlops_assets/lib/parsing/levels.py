@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -24,7 +25,10 @@ MARKER = (
     rf'|"level"\s*:\s*"(?:{_WORDS})"'
     r"|^Traceback \(most recent call last\)"
 )
-_MARKER_RE = re.compile(MARKER)
+_MARKER_RE = re.compile(MARKER, re.ASCII)  # the word boundary of RE2, as infer_levels
+_PREFIX = 9  # longest marker word (CRITICAL) + the character that proves its word boundary
+# re.ASCII: the same word boundary as RE2's \b, so both paths agree on every input
+_LEADING_WORD_RE = re.compile(WORD_MARKER, re.ASCII)
 _WORD_RE = re.compile(rf"(traceback|{_WORDS})", re.IGNORECASE)
 LEVEL_OF_WORD: dict[str, str] = {
     "critical": "critical",
@@ -56,11 +60,38 @@ def infer_level(message: str | None) -> str:
 
 
 def infer_levels(messages: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Vectorised ``infer_level`` over an arrow string column -> object array of level names."""
+    """Vectorised ``infer_level`` over an arrow string column -> object array of level names.
+
+    Most lines START with their level word, and their first 9 characters repeat a lot: those
+    prefixes are decided once each (a marker word at position 0 is the first marker by
+    definition); only the rows they do not decide go through the RE2 extraction.
+    """
     if isinstance(messages, pa.ChunkedArray):
         messages = messages.combine_chunks()
-    if len(messages) == 0:
+    n = len(messages)
+    if n == 0:
         return np.array([], dtype=object)
+    encoded = pc.dictionary_encode(pc.utf8_slice_codeunits(messages, 0, _PREFIX))
+    if len(encoded.dictionary) > max(256, n // 8):  # prefixes do not repeat: no shortcut
+        return _extract_levels(messages)
+    lead = [_leading_level(p) for p in encoded.dictionary.to_pylist()] + ["unknown"]  # last: null
+    levels = np.array(lead, dtype=object)[
+        encoded.indices.fill_null(len(lead) - 1).to_numpy(zero_copy_only=False)
+    ]
+    undecided = pd.isna(levels)
+    if undecided.any():
+        levels[undecided] = _extract_levels(messages.filter(pa.array(undecided)))
+    return levels
+
+
+def _leading_level(prefix: str) -> str | None:
+    """Level when ``prefix`` starts with a marker word (then it is the first marker), else None."""
+    m = _LEADING_WORD_RE.match(prefix)
+    return level_of_marker(m.group(0)) if m else None
+
+
+def _extract_levels(messages: pa.Array) -> np.ndarray:
+    """RE2 path: words-only regex for rows that cannot hold the key/value or Traceback forms."""
     full = pc.fill_null(
         pc.or_(pc.match_substring(messages, "level"), pc.starts_with(messages, "Traceback")), False
     )
