@@ -1,6 +1,6 @@
 """``journalctl -o json`` -> journal_entries, fast and memory-bounded.
 
-Fast path: the input is cut into ~16 MB blocks on line boundaries; each block's ordinary lines go
+Fast path: the input is cut into ~8 MB blocks on line boundaries; each block's ordinary lines go
 through ``pyarrow.json`` with an explicit all-string schema (unknown fields ignored). Lines that
 pyarrow cannot take are parsed by the stdlib ``json`` instead: MESSAGE as an ARRAY OF BYTE VALUES
 (journald's form for non-UTF-8 / control characters, found by a memchr-speed literal search),
@@ -99,7 +99,7 @@ def _columns(
 ) -> dict[str, np.ndarray]:
     """One pyarrow table -> the contract's columns as numpy arrays; bad timestamps quarantined.
 
-    Converting each ~16 MB block at once keeps only Python strings alive (no Arrow copy of the
+    Converting each ~8 MB block at once keeps only Python strings alive (no Arrow copy of the
     whole input next to them); low-cardinality columns share one Python object per distinct value.
     """
     ts_raw = table.column("__REALTIME_TIMESTAMP")

@@ -1,6 +1,6 @@
 """Newline-delimited JSON at C speed with a per-line escape hatch (shared by journal and docker).
 
-The input is cut into ~16 MB blocks on line boundaries (one copy per block, never of the whole
+The input is cut into ~8 MB blocks on line boundaries (one copy per block, never of the whole
 input). Lines that pyarrow cannot take are found with numpy on the bytes around each newline (a
 line must start with "{" and end with "}") and with caller-given byte literals found by
 ``bytearray.find`` (memchr speed, e.g. journald's ``"MESSAGE":[`` byte arrays); they are blanked to
@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.json as pajson
 
-BLOCK_BYTES = 16 << 20
+BLOCK_BYTES = 8 << 20
 _MIN_BISECT_LINES = 32
 _READ = pajson.ReadOptions(use_threads=False, block_size=4 << 20)
 _WORKERS = 2  # blocks scanned and parsed at once (each single-threaded) while the caller converts
@@ -59,7 +59,7 @@ def iter_json_lines(
 
         def submit(k: int) -> Future:
             start, end = ranges[k]
-            return pool.submit(_read_block, bytearray(view[start:end]), odd_literals, options)
+            return pool.submit(_read_block, view[start:end], odd_literals, options)
 
         pending = deque(submit(k) for k in range(min(_WORKERS, len(ranges))))
         for k in range(len(ranges)):
@@ -74,10 +74,10 @@ def iter_json_lines(
 
 
 def _read_block(
-    data: bytearray, odd_literals: tuple[bytes, ...], options: pajson.ParseOptions
+    data: memoryview, odd_literals: tuple[bytes, ...], options: pajson.ParseOptions
 ) -> tuple[_Block, list[tuple[np.ndarray, pa.Table]], list[tuple[int, bytes]]]:
     """Classify, blank and parse one block: (block, tables with local line indices, odd lines)."""
-    block = _Block(data)
+    block = _Block(bytearray(data))  # a private copy: odd lines are blanked in it
     fast, odd = _classify(block, odd_literals)
     blanked = set(odd)
     odd_lines = [(i, block.line(i)) for i in sorted(odd)]
@@ -92,7 +92,7 @@ def _read_block(
 
 
 class _Block:
-    """One ~16 MB slice of the input (a private copy) and the byte range of each of its lines."""
+    """One ~8 MB slice of the input (a private copy) and the byte range of each of its lines."""
 
     def __init__(self, data: bytearray) -> None:
         self.data = data

@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -75,10 +74,9 @@ def infer_levels(messages: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if len(encoded.dictionary) > max(256, n // 8):  # prefixes do not repeat: no shortcut
         return _extract_levels(messages)
     lead = [_leading_level(p) for p in encoded.dictionary.to_pylist()] + ["unknown"]  # last: null
-    levels = np.array(lead, dtype=object)[
-        encoded.indices.fill_null(len(lead) - 1).to_numpy(zero_copy_only=False)
-    ]
-    undecided = pd.isna(levels)
+    idx = encoded.indices.fill_null(len(lead) - 1).to_numpy(zero_copy_only=False)
+    levels = np.array(lead, dtype=object)[idx]
+    undecided = np.array([v is None for v in lead])[idx]  # per distinct prefix, then gathered
     if undecided.any():
         levels[undecided] = _extract_levels(messages.filter(pa.array(undecided)))
     return levels
