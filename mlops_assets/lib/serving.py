@@ -3,6 +3,10 @@
 It is what the registry holds, so ``mlflow models serve -m models:/log-anomaly-detector@champion
 --env-manager local`` answers a frame of window features (numeric features + ``tpl__<id>`` template
 count columns; missing template columns count 0) with score, is_anomaly and the top features.
+
+The signature marks template columns and ``host`` OPTIONAL: MLflow drops every column that is not
+in the signature before ``predict`` sees it, and ``host`` is what selects the host's own deviation
+baseline (without it the pooled fleet baseline is used, see lib/model.py).
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ from typing import Any
 
 import mlflow.pyfunc
 import pandas as pd
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.types.schema import ColSpec, Schema
 
-from mlops_assets.lib.model import TrainedModel, score_wide
+from mlops_assets.lib.model import TrainedModel, score_wide, wide_frame
 
 OUTPUT_COLUMNS = ("score", "is_anomaly", "top_features")
 
@@ -39,3 +45,34 @@ def unwrap(pyfunc_model: Any) -> TrainedModel:
     if not isinstance(inner, AnomalyDetectorModel):
         raise TypeError(f"registered model is a {type(inner).__name__}, expected AnomalyDetectorModel")
     return inner.model
+
+
+def serving_example(model: TrainedModel, features: pd.DataFrame, template_counts: pd.DataFrame, rows: int = 5) -> pd.DataFrame:
+    """``host`` + the model's columns for the first ``rows`` feature windows (the input example)."""
+    wide = wide_frame(features.head(rows), template_counts, model.vocabulary)
+    return wide[["host", *model.columns]].astype({"host": "str"})
+
+
+def signature(model: TrainedModel, example: pd.DataFrame) -> ModelSignature:
+    """Inputs: numeric features required, template columns and ``host`` optional; outputs as predicted."""
+    inputs = [ColSpec("string", "host", required=False)]
+    inputs += [ColSpec("double", c, required=not c.startswith("tpl")) for c in model.columns]
+    outputs = infer_signature(example, AnomalyDetectorModel(model).predict(None, example)).outputs
+    return ModelSignature(inputs=Schema(inputs), outputs=outputs)
+
+
+def log_pyfunc(model: TrainedModel, example: pd.DataFrame, registered_model_name: str | None = None) -> Any:
+    """Log (and register) the pyfunc in the active MLflow run; returns mlflow's ModelInfo."""
+    return mlflow.pyfunc.log_model(
+        name="model", python_model=AnomalyDetectorModel(model), input_example=example,
+        signature=signature(model, example), registered_model_name=registered_model_name,
+        # explicit: requirement inference shells out to `uv export`/imports and costs ~20 s per run
+        pip_requirements=[f"mlflow=={mlflow.__version__}", "scikit-learn", "pandas", "numpy"],
+    )
+
+
+def schema_differences(model: TrainedModel, input_names: list[str]) -> list[str]:
+    """Serving signature vs training columns (``host`` is an optional key, not a feature)."""
+    served = [c for c in input_names if c != "host"]
+    return ([f"serving lacks {c}" for c in model.columns if c not in served]
+            + [f"serving has extra {c}" for c in served if c not in model.columns])

@@ -21,8 +21,8 @@ from mlops_assets.defs.tags import stage_tags
 from mlops_assets.lib import registry
 from mlops_assets.lib.evaluation import evaluate_detections, gate_results, simulate_heldout
 from mlops_assets.lib.features import feature_registry_frame
-from mlops_assets.lib.model import ModelParams, score, train, wide_frame
-from mlops_assets.lib.serving import AnomalyDetectorModel, unwrap
+from mlops_assets.lib.model import ModelParams, score, train
+from mlops_assets.lib.serving import log_pyfunc, schema_differences, serving_example, unwrap
 from mlops_assets.lib.storage import atomic_write_bytes, atomic_write_text, read_bytes
 from mlops_assets.lib.template_state import load_template_miner
 from mlops_assets.resources import StorageResource
@@ -113,15 +113,9 @@ def anomaly_model(context: dg.AssetExecutionContext, config: TrainConfig, storag
         mlf.log_text(feature_registry_frame().to_csv(index=False), "feature_registry.csv")
         mlf.log_text(miner.to_json(), "template_miner.json")
         mlf.set_tags({"template_state_version": miner.state_version, "data_range": f"{keys[0]}..{keys[-1]}"})
-        example = wide_frame(ev_f.head(5), ev_c, model.vocabulary)[model.columns]
-        out_example = AnomalyDetectorModel(model).predict(None, example)
-        info = mlflow.pyfunc.log_model(
-            name="model", python_model=AnomalyDetectorModel(model), input_example=example,
-            signature=mlflow.models.infer_signature(example, out_example),
-            registered_model_name=model_registry.model_name,
-            # explicit: requirement inference shells out to `uv export`/imports and costs ~20 s per run
-            pip_requirements=[f"mlflow=={mlflow.__version__}", "scikit-learn", "pandas", "numpy"],
-        )
+        mlflow.set_registry_uri(uri)  # process-global: never register into whatever store was set before
+        example = serving_example(model, ev_f, ev_c)
+        info = log_pyfunc(model, example, registered_model_name=model_registry.model_name)
         run = mlflow.active_run()
         run_id, experiment_id = run.info.run_id, run.info.experiment_id
     finally:
@@ -134,8 +128,7 @@ def anomaly_model(context: dg.AssetExecutionContext, config: TrainConfig, storag
         client.set_model_version_tag(model_registry.model_name, version, k, v)
 
     signature_cols = mlflow.models.get_model_info(info.model_uri).signature.inputs.input_names()
-    diff = ([f"serving lacks {c}" for c in model.columns if c not in signature_cols]
-            + [f"serving has extra {c}" for c in signature_cols if c not in model.columns])
+    diff = schema_differences(model, signature_cols)
     evaluation = {"version": version, "run_id": run_id, "challenger": {k: v for k, v in challenger.items() if k != "events"},
                   "events": challenger["events"], "champion": {k: v for k, v in champion.items() if k != "events"} if champion else None,
                   "champion_version": champion_version, "nan_scores": int(np.isnan(challenger_scores["score"]).sum()),
