@@ -8,12 +8,15 @@ spaces in the block copy (pyarrow skips whitespace-only lines) and handed back f
 ``json`` parse. A block pyarrow still rejects is bisected until the offending lines are isolated,
 so a 1% share of odd lines costs ~1% extra instead of a switch to a slow parser for the whole file.
 A literal is only an optimisation: a line it misses (other spacing) is still isolated by bisection.
+A caller ``repair`` may instead rewrite such a line into an equivalent one pyarrow accepts; when
+that fits in the line's bytes it is written in place (padded with spaces), so the line stays on
+the fast path and in file order; ``JsonBlock.raw`` still returns the input bytes.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -26,6 +29,7 @@ _MIN_BISECT_LINES = 32
 _READ = pajson.ReadOptions(use_threads=False, block_size=4 << 20)
 _WORKERS = 2  # blocks scanned and parsed at once (each single-threaded) while the caller converts
 _OPEN, _CLOSE, _CR = ord("{"), ord("}"), ord("\r")
+Repair = Callable[[bytes], "bytes | None"]  # odd line -> equivalent line pyarrow accepts, or None
 
 
 @dataclass
@@ -43,7 +47,7 @@ class JsonBlock:
 
 
 def iter_json_lines(
-    data: bytes, schema: pa.Schema, odd_literals: tuple[bytes, ...] = ()
+    data: bytes, schema: pa.Schema, odd_literals: tuple[bytes, ...] = (), repair: Repair | None = None
 ) -> Iterator[JsonBlock]:
     """Parse ``data`` block by block; every line ends up in exactly one table row or in ``odd``.
 
@@ -59,7 +63,7 @@ def iter_json_lines(
 
         def submit(k: int) -> Future:
             start, end = ranges[k]
-            return pool.submit(_read_block, view[start:end], odd_literals, options)
+            return pool.submit(_read_block, view[start:end], odd_literals, repair, options)
 
         pending = deque(submit(k) for k in range(min(_WORKERS, len(ranges))))
         for k in range(len(ranges)):
@@ -74,21 +78,38 @@ def iter_json_lines(
 
 
 def _read_block(
-    data: memoryview, odd_literals: tuple[bytes, ...], options: pajson.ParseOptions
+    data: memoryview, odd_literals: tuple[bytes, ...], repair: Repair | None, options: pajson.ParseOptions
 ) -> tuple[_Block, list[tuple[np.ndarray, pa.Table]], list[tuple[int, bytes]]]:
-    """Classify, blank and parse one block: (block, tables with local line indices, odd lines)."""
+    """Classify, repair/blank and parse one block: (block, tables with local line indices, odd lines)."""
     block = _Block(bytearray(data))  # a private copy: odd lines are blanked in it
-    fast, odd = _classify(block, odd_literals)
-    blanked = set(odd)
+    bad, hits = _classify(block, odd_literals)
+    for i in sorted(hits - bad):
+        if repair is None or not _repair_in_place(block, i, repair):
+            bad.add(i)
+    odd = set(bad)
     odd_lines = [(i, block.line(i)) for i in sorted(odd)]
     for i in odd:  # odd lines become spaces: pyarrow skips whitespace-only lines
         a, b = int(block.starts[i]), int(block.ends[i])
         block.data[a:b] = b" " * (b - a)
+    fast = np.setdiff1d(np.arange(block.n_lines), np.fromiter(odd, dtype=np.int64, count=len(odd)))
     tables = _parse_fast(block, fast, odd, options)
-    extra = sorted(odd - blanked)  # isolated by bisection (not blanked: their bytes are intact)
+    extra = sorted(odd - bad)  # isolated by bisection (not blanked: their bytes are intact)
     if extra:
         odd_lines = sorted(odd_lines + [(i, block.line(i)) for i in extra])
     return block, tables, odd_lines
+
+
+def _repair_in_place(block: _Block, i: int, repair: Repair) -> bool:
+    """Rewrite line ``i`` with the caller's repair when it fits in the line's bytes (padded with
+    spaces, which JSON ignores), so the line stays on the fast path and in file order."""
+    original = block.line(i)
+    fixed = repair(original)
+    if fixed is None or len(fixed) > len(original) or b"\n" in fixed:
+        return False
+    a = int(block.starts[i])
+    block.data[a : a + len(original)] = fixed + b" " * (len(original) - len(fixed))
+    block.originals[i] = original
+    return True
 
 
 class _Block:
@@ -96,6 +117,7 @@ class _Block:
 
     def __init__(self, data: bytearray) -> None:
         self.data = data
+        self.originals: dict[int, bytes] = {}  # lines repaired in place -> their input bytes
         arr = np.frombuffer(data, dtype=np.uint8)
         self.arr = arr
         self.newlines = np.flatnonzero(arr == 10)
@@ -105,6 +127,9 @@ class _Block:
         self.ends = np.concatenate((self.newlines, [len(arr)]))[:n]
 
     def line(self, i: int) -> bytes:
+        """The line as it was in the input (also for a line repaired in place)."""
+        if i in self.originals:
+            return self.originals[i]
         return bytes(self.data[int(self.starts[i]) : int(self.ends[i])])
 
 
@@ -130,14 +155,14 @@ def _find_all(buf: bytearray, literal: bytes) -> list[int]:
     return hits
 
 
-def _classify(block: _Block, odd_literals: tuple[bytes, ...]) -> tuple[np.ndarray, set[int]]:
-    """Indices of lines for pyarrow, and the set of odd lines (see the module docstring).
+def _classify(block: _Block, odd_literals: tuple[bytes, ...]) -> tuple[set[int], set[int]]:
+    """Lines pyarrow must not see, and lines holding a caller literal (see the module docstring).
 
-    A line is odd when it does not start with "{", does not end with "}" (CR allowed) or holds a
-    caller literal; the first two are checked with numpy on the bytes around each newline.
+    A line is bad when it does not start with "{" or does not end with "}" (CR allowed), checked
+    with numpy on the bytes around each newline.
     """
     if block.n_lines == 0:
-        return np.arange(0), set()
+        return set(), set()
     arr, starts, ends = block.arr, block.starts, block.ends
     nonempty = ends > starts
     first = arr[np.minimum(starts, len(arr) - 1)]
@@ -145,10 +170,9 @@ def _classify(block: _Block, odd_literals: tuple[bytes, ...]) -> tuple[np.ndarra
     before_cr = arr[np.maximum(ends - 2, 0)]
     good_end = (last == _CLOSE) | ((last == _CR) & (before_cr == _CLOSE) & (ends - starts >= 2))
     bad = ~nonempty | (first != _OPEN) | ~good_end
-    hits = [pos for literal in odd_literals for pos in _find_all(block.data, literal)]
-    if hits:
-        bad[np.searchsorted(block.newlines, np.array(hits, dtype=np.int64))] = True
-    return np.flatnonzero(~bad), set(np.flatnonzero(bad).tolist())
+    offsets = [pos for literal in odd_literals for pos in _find_all(block.data, literal)]
+    hits = np.searchsorted(block.newlines, np.array(offsets, dtype=np.int64)) if offsets else []
+    return set(np.flatnonzero(bad).tolist()), {int(h) for h in hits}
 
 
 def _parse_fast(

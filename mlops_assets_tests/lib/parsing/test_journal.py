@@ -175,3 +175,29 @@ def test_short_year_given_inferred_and_rolled_over() -> None:
     assert r.table["ts"].dt.year.tolist() == [2024, 2025] and "year_inferred" not in r.notes
     inferred = parse_journal_short(data, "h")
     assert "year_inferred" in inferred.notes and inferred.notes["timezone"]
+
+
+def test_byte_array_messages_are_repaired_in_place_or_take_the_stdlib_path() -> None:
+    def compact(i: int, **fields: object) -> str:
+        return json.dumps(json.loads(entry(i, **fields)), separators=(",", ":"))
+
+    ansi = list(b"\x1b[0;32mGPU 0 ok\x1b[0m caf\xc3\xa9 \xff")  # fits: the array is longer than its text
+    nuls = [0] * 30  # "\u0000" is longer than "0,": cannot be rewritten in place
+    lines = [
+        compact(0),
+        compact(1, MESSAGE=ansi),
+        compact(2, MESSAGE=nuls),
+        compact(3, MESSAGE=ansi, __REALTIME_TIMESTAMP="not-a-time"),
+        compact(4),
+    ]
+    r = parse(lines)
+    assert r.table["message"].tolist() == [
+        "message 0",
+        bytes(ansi).decode("utf-8", errors="replace"),
+        "\x00" * 30,
+        "message 4",
+    ]
+    assert r.table["cursor"].tolist() == ["s=abc;i=0", "s=abc;i=1", "s=abc;i=2", "s=abc;i=4"]
+    assert r.notes["stdlib_json_lines"] == 1  # only the NUL line left the fast path
+    assert r.quarantine[["line_no", "reason"]].values.tolist() == [[4, "bad_timestamp"]]
+    assert '"MESSAGE":[27,' in r.quarantine["raw"].iloc[0]  # the input bytes, not the rewrite
