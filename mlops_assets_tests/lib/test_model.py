@@ -3,11 +3,10 @@
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from mlops_assets.lib.contracts import SCORES
-from mlops_assets.lib.features import FEATURE_NAMES, FEATURES
+from mlops_assets.lib.features import FEATURE_NAMES
 from mlops_assets.lib.model import (
     TPL_NEW,
     TPL_OTHER,
@@ -18,26 +17,9 @@ from mlops_assets.lib.model import (
     train,
     worse_sign,
 )
+from mlops_assets_tests.model_fixtures import synthetic
 
 PARAMS = ModelParams(n_estimators=50, max_samples=256)
-START = pd.Timestamp("2026-11-01", tz="UTC")
-
-
-def synthetic(n: int = 720, seed: int = 0, hosts: tuple[str, ...] = ("h1", "h2")) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Quiet normal operation: noisy telemetry, rare small counts, fans at 30-40 %, power limit per host type."""
-    rng = np.random.default_rng(seed)
-    frames, counts = [], []
-    for i, host in enumerate(hosts):
-        ws = pd.date_range(START, periods=n, freq="1min")
-        cols = {}
-        for f in FEATURES:
-            cols[f.name] = rng.poisson(0.05, n).astype(float) if f.unit == "count" else rng.normal(50, 5, n)
-        cols["xid_fatal"] = np.zeros(n)  # never seen in training: constant column
-        cols["fan_min_pct"] = np.clip(rng.normal(33, 2, n), 30, None)
-        cols["power_limit_min_w"] = np.full(n, 300.0 if i % 2 == 0 else 700.0)
-        frames.append(pd.DataFrame({"host": host, "window_start": ws, "window_end": ws + pd.Timedelta("1min"), **cols}))
-        counts.append(pd.DataFrame({"host": host, "window_start": ws, "template_id": "T1", "count": rng.poisson(3, n)}))
-    return pd.concat(frames, ignore_index=True), pd.concat(counts, ignore_index=True)
 
 
 @pytest.fixture(scope="module")

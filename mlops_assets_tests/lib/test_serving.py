@@ -9,7 +9,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import mlflow
 import pandas as pd
 import pytest
 
@@ -18,12 +17,11 @@ from mlops_assets.lib.model import ModelParams, train
 from mlops_assets.lib.serving import (
     OUTPUT_COLUMNS,
     AnomalyDetectorModel,
-    log_pyfunc,
     schema_differences,
     serving_example,
     signature,
 )
-from mlops_assets_tests.lib.test_model import synthetic
+from mlops_assets_tests.model_fixtures import register_champion, synthetic
 
 
 @pytest.fixture(scope="module")
@@ -75,16 +73,7 @@ def _get(url: str) -> int:
 def test_mlflow_models_serve_answers_a_batch(tiny, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     model, f, c = tiny
     uri, artifacts = f"sqlite:///{tmp_path / 'mlflow.db'}", str(tmp_path / "artifacts")
-    # mlflow keeps both URIs in module globals AND exports them to os.environ: patch all four so
-    # monkeypatch restores them and later tests never register into this tmp store
-    for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
-        monkeypatch.setenv(var, uri)
-    monkeypatch.setattr("mlflow.tracking._tracking_service.utils._tracking_uri", uri)
-    monkeypatch.setattr("mlflow.tracking._model_registry.utils._registry_uri", uri)
-    exp = registry.ensure_experiment(uri, "serve-test", artifacts)
-    with mlflow.start_run(experiment_id=exp):
-        info = log_pyfunc(model, serving_example(model, f, c), registered_model_name=registry.MODEL_NAME)
-    registry.promote(uri, str(info.registered_model_version))
+    register_champion(model, f, c, uri, artifacts, monkeypatch)
     port = _free_port()
     log = (tmp_path / "serve.log").open("wb")
     cmd = [str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m", f"models:/{registry.MODEL_NAME}@champion",

@@ -95,7 +95,7 @@ def incidents(context: dg.AssetExecutionContext, storage: StorageResource) -> dg
     return dg.Output(table, metadata={
         "dagster/row_count": len(table),
         "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(c, str(t)) for c, t in table.dtypes.items()]),
-        "path": dg.MetadataValue.path(path),
+        "table_path": dg.MetadataValue.path(path),  # not "path": the IO manager's own key would overwrite it
         "by_severity": dg.MetadataValue.json({str(k): int(v) for k, v in by_sev.items()}),
         "preview": dg.MetadataValue.md(table.drop(columns=["evidence", "summary", "summary_kind"]).head(20).to_markdown(index=False)
                                        if len(table) else "(no incidents)"),
