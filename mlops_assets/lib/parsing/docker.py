@@ -124,8 +124,7 @@ def _join_partials(cols: dict[str, np.ndarray]) -> int:
     partial = cols["partial"]
     if not partial.any():
         return 0
-    stream = pd.factorize(cols["stream"], use_na_sentinel=False)[0]  # NA-safe comparison
-    message = cols["message"]
+    stream, message = cols["stream"], cols["message"]
     absorbed = np.zeros(len(partial), dtype=bool)
     for head in np.flatnonzero(partial):
         if absorbed[head]:
@@ -135,7 +134,7 @@ def _join_partials(cols: dict[str, np.ndarray]) -> int:
         pieces, cur = [message[head]], head
         while partial[cur]:
             nxt = cur + 1
-            while nxt < len(partial) and stream[nxt] != stream[head]:  # the other stream interleaves
+            while nxt < len(partial) and not _same(stream[nxt], stream[head]):  # the other stream interleaves
                 nxt += 1
             if nxt == len(partial) or not isinstance(message[nxt], str):
                 break  # the file ends inside the line (or a broken entry follows): keep what was written
@@ -148,6 +147,11 @@ def _join_partials(cols: dict[str, np.ndarray]) -> int:
     for key in cols:
         cols[key] = cols[key][keep]
     return int(absorbed.sum())
+
+
+def _same(a: object, b: object) -> bool:
+    """Equality that is False (not NA) when a stream is missing."""
+    return a is b or (isinstance(a, str) and isinstance(b, str) and a == b)
 
 
 def _frame(cols: dict[str, np.ndarray], host: str, container: str) -> pd.DataFrame:
