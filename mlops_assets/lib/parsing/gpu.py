@@ -144,16 +144,9 @@ def parse_gpu_csv(data: bytes, host: str) -> ParseResult:
     segments, errors, skipped, counts, records_in = _segment(data, quarantine)
     notes.update({k: v for k, v in counts.items() if v})
     unterminated = records_in if data and not data.endswith(b"\n") else None
-    frames = [
-        f
-        for f in (_parse_segment(s, data, quarantine, notes, unterminated) for s in segments)
-        if f is not None
-    ]
-    table = (
-        (frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True))
-        if frames
-        else pd.DataFrame()
-    )
+    parsed = (_parse_segment(s, data, quarantine, notes, unterminated) for s in segments)
+    frames = [f for f in parsed if f is not None]
+    table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames or [pd.DataFrame()])[0]
     last_ts = _last_ts_before(table, errors)
     events = _errors_frame(errors, host, last_ts)
     if len(table):  # contract column order, so build_result need not copy it through conform
