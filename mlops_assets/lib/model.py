@@ -111,35 +111,28 @@ def wide_frame(features: pd.DataFrame, template_counts: pd.DataFrame, vocabulary
         keys = pd.MultiIndex.from_arrays([template_counts["host"].astype("string"),
                                           pd.to_datetime(template_counts["window_start"], utc=True)])
         pos = rows.get_indexer(keys)
-        col_of = {t: i for i, t in enumerate(vocabulary)}
-        tid = template_counts["template_id"]
-        col = np.where(tid.isna().to_numpy(), len(vocabulary) + 1,
-                       tid.astype("string").fillna("").map(lambda t: col_of.get(t, len(vocabulary))).to_numpy(dtype="int64"))
+        tid = template_counts["template_id"].astype("string")
+        col = pd.Index(vocabulary, dtype="string").get_indexer(tid.fillna(""))
+        col = np.where(tid.isna().to_numpy(), len(vocabulary) + 1, np.where(col < 0, len(vocabulary), col))
         ok = pos >= 0
         np.add.at(tpl, (pos[ok], col[ok]), template_counts["count"].to_numpy(dtype="float64")[ok])
     names = [TPL_PREFIX + t for t in vocabulary] + [TPL_OTHER, TPL_NEW]
     return pd.concat([wide, pd.DataFrame(tpl, columns=names)], axis=1)
 
 
-def _transform(x: np.ndarray, columns: list[str]) -> np.ndarray:
-    """log1p on count columns so a burst of 300 lines is not 300x more anomalous than one line."""
-    x = np.array(x, dtype="float64", copy=True)
-    counts = np.array([is_count_column(c) for c in columns])
-    if counts.any():
-        x[:, counts] = np.log1p(np.clip(x[:, counts], 0, None))
-    return x
-
-
 def matrix(wide: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """Design matrix in ``columns`` order (missing template columns are 0, missing features NaN)."""
-    cols = []
-    for c in columns:
+    """Transformed design matrix in ``columns`` order (missing template columns 0, missing features NaN).
+
+    Filled column by column (log1p applied on the 1-D column) so no full-matrix temporaries are made.
+    """
+    x = np.empty((len(wide), len(columns)), dtype="float64")
+    for j, c in enumerate(columns):
         if c in wide.columns:
-            cols.append(pd.to_numeric(wide[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan))
+            col = pd.to_numeric(wide[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            x[:, j] = np.log1p(np.clip(col, 0, None)) if is_count_column(c) else col
         else:
-            cols.append(np.zeros(len(wide)) if c.startswith("tpl") else np.full(len(wide), np.nan))
-    x = np.column_stack(cols) if cols else np.zeros((len(wide), 0))
-    return _transform(x, columns)
+            x[:, j] = 0.0 if c.startswith("tpl") else np.nan
+    return x
 
 
 def _robust_center_scale(x: np.ndarray, columns: list[str], floor: float) -> tuple[np.ndarray, np.ndarray]:
@@ -157,40 +150,74 @@ def _robust_center_scale(x: np.ndarray, columns: list[str], floor: float) -> tup
 
 
 def robust_z(x: np.ndarray, model: TrainedModel, hosts: np.ndarray | None = None) -> np.ndarray:
-    """Robust z of every cell against its host's training baseline (pooled for unknown/absent hosts)."""
-    med, scale = model.median[None, :], model.scale[None, :]
-    known = list(getattr(model, "host_median", {}) or {})
-    if hosts is not None and known and len(x):
-        which = pd.Index(known).get_indexer(pd.Series(hosts, dtype="string").fillna("").to_numpy(dtype=object))
-        meds = np.vstack([model.host_median[h] for h in known] + [model.median])
-        scales = np.vstack([model.host_scale[h] for h in known] + [model.scale])
-        med, scale = meds[which], scales[which]  # index -1 = the pooled row
+    """Robust z of every cell against its host's training baseline (pooled for unknown/absent hosts).
+
+    Rows are processed per run of equal hosts (scoring input is grouped by host), so every run is a
+    view of ``x``: no per-row baseline matrices, no gathers.
+    """
+    known = getattr(model, "host_median", None) or {}
     with np.errstate(invalid="ignore"):
-        z = (x - med) / scale
-    return np.where(np.isnan(z), 0.0, z)
+        if hosts is None or not known or not len(x):
+            z = (x - model.median) / model.scale
+        else:
+            codes, names = pd.factorize(pd.Series(hosts, dtype="string").fillna(""))
+            cuts = np.r_[0, np.flatnonzero(codes[1:] != codes[:-1]) + 1, len(x)]
+            z = np.empty_like(x)
+            for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+                h = str(names[codes[a]])
+                med, scale = (known[h], model.host_scale[h]) if h in known else (model.median, model.scale)
+                np.divide(np.subtract(x[a:b], med, out=z[a:b]), scale, out=z[a:b])
+    np.copyto(z, 0.0, where=np.isnan(z))
+    return z
 
 
 def _forest_scores(pipeline: Pipeline, x: np.ndarray) -> np.ndarray:
     """-score_samples, chunked over 2 threads (score_samples ignores n_jobs; trees release the GIL)."""
     if len(x) <= SCORE_CHUNK:
         return -pipeline.score_samples(x)
-    chunks = [x[i : i + SCORE_CHUNK] for i in range(0, len(x), SCORE_CHUNK)]
+    n_chunks = 2 * -(-len(x) // (2 * SCORE_CHUNK))  # an even number: both threads get the same work
+    step = -(-len(x) // n_chunks)
+    chunks = [x[i : i + step] for i in range(0, len(x), step)]
     with ThreadPoolExecutor(max_workers=2) as pool:
         return -np.concatenate(list(pool.map(pipeline.score_samples, chunks)))
 
 
-def raw_scores(model: TrainedModel, x: np.ndarray, hosts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(combined score, robust z matrix) for a transformed design matrix in ``model.columns`` order."""
+def _deviation(model: TrainedModel, x: np.ndarray, hosts: np.ndarray | None) -> np.ndarray:
+    """Largest robust z in the registry's "worse" direction per row (0 when nothing is worse).
+
+    (x - median) * (sign / scale) over every column, sign 0 for undirected ones, reduced with
+    ``fmax`` (ignores NaN), per run of equal hosts: two passes over views of ``x``, no temporaries
+    per column subset.
+    """
+    if not len(x):
+        return np.zeros(0)
+    sign = np.array([worse_sign(c) for c in model.columns])
+    known = getattr(model, "host_median", None) or {}
+    baselines = [(np.zeros(len(x), dtype=np.int64), [""])] if hosts is None or not known else [
+        pd.factorize(pd.Series(hosts, dtype="string").fillna(""))]
+    codes, names = baselines[0]
+    cuts = np.r_[0, np.flatnonzero(codes[1:] != codes[:-1]) + 1, len(x)]
+    out = np.empty(len(x))
+    tmp = np.empty((int(np.diff(cuts).max()), x.shape[1]))
+    with np.errstate(invalid="ignore"):
+        for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+            h = str(names[codes[a]])
+            med, scale = (known[h], model.host_scale[h]) if h in known else (model.median, model.scale)
+            t = tmp[: b - a]
+            np.subtract(x[a:b], med, out=t)
+            t *= sign / scale
+            out[a:b] = np.fmax.reduce(t, axis=1)
+    return np.maximum(np.nan_to_num(out, nan=0.0), 0.0)
+
+
+def raw_scores(model: TrainedModel, x: np.ndarray, hosts: np.ndarray | None = None) -> np.ndarray:
+    """Combined score per row of a transformed design matrix in ``model.columns`` order."""
     forest_idx = [model.columns.index(c) for c in model.forest_columns]
     s_if = _forest_scores(model.pipeline, x[:, forest_idx]) if len(x) else np.zeros(0)
-    z = robust_z(x, model, hosts)
-    sign = np.array([worse_sign(c) for c in model.columns])
-    directed = sign != 0
     # one-sided, in the registry's "worse" direction only: a quieter-than-usual journal or a cooler
     # board is not a fault, and load-driven telemetry (both ways in normal operation) is the forest's job
-    max_z = np.clip(z[:, directed] * sign[directed], 0, None).max(axis=1) if directed.any() else np.zeros(len(x))
-    s_dev = 1.0 - 0.5 * np.exp(-max_z / model.params.z_scale)
-    return np.maximum(s_if, s_dev), z
+    s_dev = 1.0 - 0.5 * np.exp(-_deviation(model, x, hosts) / model.params.z_scale)
+    return np.maximum(s_if, s_dev)
 
 
 def alarm_groups(hosts: np.ndarray, anomalous: np.ndarray) -> int:
@@ -243,7 +270,7 @@ def train(features: pd.DataFrame, template_counts: pd.DataFrame, params: ModelPa
         rows = hosts == h
         if rows.sum() >= params.min_host_windows:
             model.host_median[h], model.host_scale[h] = _robust_center_scale(x[rows], columns, params.count_scale_floor)
-    scores, _ = raw_scores(model, x, hosts)
+    scores = raw_scores(model, x, hosts)
     host_days = max(len(features) * params.window_minutes / 1440.0, 1e-9)
     model.threshold = calibrate_threshold(scores, hosts, params.train_alarm_budget_per_host_day * host_days)
     model.training = {
@@ -286,12 +313,12 @@ def score(model: TrainedModel, features: pd.DataFrame, template_counts: pd.DataF
 def score_wide(model: TrainedModel, wide: pd.DataFrame, model_version: str = "", explain_all: bool = False) -> pd.DataFrame:
     x = matrix(wide, model.columns)
     hosts = wide["host"].astype("string").to_numpy(dtype=object, na_value="") if "host" in wide.columns else None
-    s, z = raw_scores(model, x, hosts)
+    s = raw_scores(model, x, hosts)
     flag = s >= model.threshold
     top = np.array(["[]"] * len(s), dtype=object)
     rows = np.arange(len(s)) if explain_all else np.flatnonzero(flag)
-    if len(rows):
-        top[rows] = explain(z[rows], x[rows], model.columns)
+    if len(rows):  # full z only for the rows explained
+        top[rows] = explain(robust_z(x[rows], model, None if hosts is None else hosts[rows]), x[rows], model.columns)
     n = len(s)
     host = (wide["host"].astype("string").reset_index(drop=True) if "host" in wide.columns
             else pd.Series([pd.NA] * n, dtype="string"))
