@@ -2,9 +2,8 @@
 
 The input is cut into ~8 MB blocks on line boundaries (one copy per block, never of the whole
 input). Lines that pyarrow cannot take are found with numpy on the bytes around each newline (a
-line must start with "{" and end with "}") and with caller-given byte literals found by
-``bytearray.find`` (memchr speed, e.g. journald's ``"MESSAGE":[`` byte arrays); they are blanked to
-spaces in the block copy (pyarrow skips whitespace-only lines) and handed back for a stdlib
+line must start with "{" and end with "}") and with caller-given byte literals, also found with
+numpy (e.g. journald's ``"MESSAGE":[`` byte arrays); they are blanked to spaces in the block copy (pyarrow skips whitespace-only lines) and handed back for a stdlib
 ``json`` parse. A block pyarrow still rejects is bisected until the offending lines are isolated,
 so a 1% share of odd lines costs ~1% extra instead of a switch to a slow parser for the whole file.
 A literal is only an optimisation: a line it misses (other spacing) is still isolated by bisection.
@@ -145,14 +144,18 @@ def _block_ranges(data: bytes) -> list[tuple[int, int]]:
     return out
 
 
-def _find_all(buf: bytearray, literal: bytes) -> list[int]:
-    """Offsets of every occurrence of ``literal`` (memchr-speed scan, no regex)."""
-    hits = []
-    pos = buf.find(literal)
-    while pos >= 0:
-        hits.append(pos)
-        pos = buf.find(literal, pos + len(literal))
-    return hits
+def _find_all(arr: np.ndarray, literal: bytes) -> np.ndarray:
+    """Offsets of every occurrence of ``literal``: the bytes equal to its last byte (one numpy
+    pass), narrowed by comparing the preceding bytes of those candidates only."""
+    if not literal:
+        return np.zeros(0, dtype=np.int64)
+    cand = np.flatnonzero(arr == literal[-1])
+    cand = cand[cand >= len(literal) - 1]
+    for k in range(1, len(literal)):
+        if len(cand) == 0:
+            break
+        cand = cand[arr[cand - k] == literal[-1 - k]]
+    return cand - (len(literal) - 1)
 
 
 def _classify(block: _Block, odd_literals: tuple[bytes, ...]) -> tuple[set[int], set[int]]:
@@ -170,9 +173,9 @@ def _classify(block: _Block, odd_literals: tuple[bytes, ...]) -> tuple[set[int],
     before_cr = arr[np.maximum(ends - 2, 0)]
     good_end = (last == _CLOSE) | ((last == _CR) & (before_cr == _CLOSE) & (ends - starts >= 2))
     bad = ~nonempty | (first != _OPEN) | ~good_end
-    offsets = [pos for literal in odd_literals for pos in _find_all(block.data, literal)]
-    hits = np.searchsorted(block.newlines, np.array(offsets, dtype=np.int64)) if offsets else []
-    return set(np.flatnonzero(bad).tolist()), {int(h) for h in hits}
+    offsets = np.concatenate([_find_all(arr, literal) for literal in odd_literals] or [np.zeros(0, np.int64)])
+    hits = np.searchsorted(block.newlines, offsets)
+    return set(np.flatnonzero(bad).tolist()), set(hits.tolist())
 
 
 def _parse_fast(
