@@ -4,8 +4,9 @@ The input is cut into ~8 MB blocks on line boundaries (one copy per block, never
 input). Lines that pyarrow cannot take are found with numpy on the bytes around each newline (a
 line must start with "{" and end with "}") and with caller-given byte literals, also found with
 numpy (e.g. journald's ``"MESSAGE":[`` byte arrays); they are blanked to spaces in the block
-copy (pyarrow skips whitespace-only lines) and handed back for a stdlib ``json`` parse. A block pyarrow still rejects is bisected until the offending lines are isolated,
-so a 1% share of odd lines costs ~1% extra instead of a switch to a slow parser for the whole file.
+copy (pyarrow skips whitespace-only lines) and handed back for a stdlib ``json`` parse. A block
+pyarrow still rejects is bisected until the offending lines are isolated, so a 1% share of odd
+lines costs ~1% extra instead of a switch to a slow parser for the whole file.
 A literal is only an optimisation: a line it misses (other spacing) is still isolated by bisection.
 A caller ``repair`` may instead rewrite such a line into an equivalent one pyarrow accepts; when
 that fits in the line's bytes it is written in place (padded with spaces), so the line stays on
