@@ -127,7 +127,9 @@ def parse_source(source: str, members: Mapping[str, bytes], host: str) -> Source
                         "source": [source],
                         "line_no": [0],
                         "reason": ["unknown_member"],
-                        "raw": [f"member {name!r} ({len(members[name])} bytes) has no parser for source {source!r}"],
+                        "raw": [
+                            f"member {name!r} ({len(members[name])} bytes) has no parser for source {source!r}"
+                        ],
                     }
                 ),
                 QUARANTINE,
@@ -137,7 +139,9 @@ def parse_source(source: str, members: Mapping[str, bytes], host: str) -> Source
     for table, parts in frames.items():
         parts = [p for p in parts if not p.empty]
         if parts:
-            tables[table] = conform(pd.concat(parts, ignore_index=True), TABLE_SCHEMAS[table]).sort_values("ts", kind="stable", ignore_index=True)
+            tables[table] = conform(pd.concat(parts, ignore_index=True), TABLE_SCHEMAS[table]).sort_values(
+                "ts", kind="stable", ignore_index=True
+            )
     quarantines = [q for q in quarantines if not q.empty]
     quarantine = pd.concat(quarantines, ignore_index=True) if quarantines else empty_frame(QUARANTINE)
     return SourceParse(source, tables, quarantine, records_in, skipped, notes)
