@@ -46,6 +46,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import RobustScaler
 
+from mlops_assets.lib.alarm_budget import alarm_groups, calibrate_threshold
 from mlops_assets.lib.features import FEATURE_BY_NAME, FEATURE_NAMES
 
 TPL_PREFIX = "tpl__"
@@ -225,26 +226,6 @@ def raw_scores(model: TrainedModel, x: np.ndarray, hosts: np.ndarray | None = No
     # board is not a fault, and load-driven telemetry (both ways in normal operation) is the forest's job
     s_dev = 1.0 - 0.5 * np.exp(-_deviation(model, x, hosts) / model.params.z_scale)
     return np.maximum(s_if, s_dev)
-
-
-def alarm_groups(hosts: np.ndarray, anomalous: np.ndarray) -> int:
-    """Number of runs of consecutive anomalous windows per host (rows sorted by host, time)."""
-    if not len(anomalous):
-        return 0
-    new_host = np.r_[True, hosts[1:] != hosts[:-1]]
-    starts = anomalous & (new_host | ~np.r_[False, anomalous[:-1]])
-    return int(starts.sum())
-
-
-def calibrate_threshold(scores: np.ndarray, hosts: np.ndarray, budget_groups: float) -> float:
-    """Lowest threshold whose alarm groups stay within ``budget_groups`` (scan from the top down)."""
-    candidates = np.unique(np.quantile(scores, np.linspace(0.80, 1.0, 401)))[::-1]
-    chosen = float(candidates[0]) + 1e-9
-    for t in candidates:
-        if alarm_groups(hosts, scores >= t) > budget_groups:
-            break
-        chosen = float(t)
-    return chosen
 
 
 def train(features: pd.DataFrame, template_counts: pd.DataFrame, params: ModelParams | None = None) -> TrainedModel:
