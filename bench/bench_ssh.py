@@ -55,8 +55,15 @@ def _naive_run(cfg: HostConfig, command: str) -> tuple[list[str], str]:
     client = paramiko.SSHClient()
     client.load_host_keys(cfg.known_hosts_path())
     client.set_missing_host_key_policy(paramiko.RejectPolicy())
-    client.connect(cfg.address, port=cfg.port, username=cfg.user, key_filename=cfg.key_path(),
-                   look_for_keys=False, allow_agent=False, timeout=10)
+    client.connect(
+        cfg.address,
+        port=cfg.port,
+        username=cfg.user,
+        key_filename=cfg.key_path(),
+        look_for_keys=False,
+        allow_agent=False,
+        timeout=10,
+    )
     try:
         _, stdout, stderr = client.exec_command(command)
         lines = [line for line in stdout]
@@ -86,7 +93,8 @@ def baseline(cfg: HostConfig) -> tuple[list[RawBundle], float]:
             b[source][member] = "".join(kept).encode()
         events, _ = _naive_run(cfg, cmd.docker_events(start, end))
         b["docker_events"]["events.json"] = "".join(
-            ln for ln in events if lo_us * 1000 <= int(json.loads(ln)["timeNano"]) < hi_us * 1000).encode()
+            ln for ln in events if lo_us * 1000 <= int(json.loads(ln)["timeNano"]) < hi_us * 1000
+        ).encode()
         ps, _ = _naive_run(cfg, cmd.docker_ps())
         b["docker_events"]["ps.json"] = "".join(ps).encode()
         lo_s, hi_s = start.strftime("%Y-%m-%dT%H:%M:%S"), end.strftime("%Y-%m-%dT%H:%M:%S")
@@ -94,7 +102,8 @@ def baseline(cfg: HostConfig) -> tuple[list[RawBundle], float]:
             out, err = _naive_run(cfg, cmd.docker_logs(name, start, end))
             b["docker_logs"][f"{name}.stdout"] = "".join(ln for ln in out if lo_s <= ln[:19] < hi_s).encode()
             b["docker_logs"][f"{name}.stderr"] = "".join(
-                ln + "\n" for ln in err.splitlines() if lo_s <= ln[:19] < hi_s).encode()
+                ln + "\n" for ln in err.splitlines() if lo_s <= ln[:19] < hi_s
+            ).encode()
         bundles.append(b)
     return bundles, time.perf_counter() - t0
 
@@ -120,8 +129,16 @@ def run() -> list[dict]:
         raise RuntimeError("ours and the baseline collected different bytes: the comparison is void")
     mb = sum(bundle_bytes(b) for b in our_bundles) / 1e6
     return [
-        record("ssh_ingest_24h_8gpu", round(mb, 3), our_s, "MB/s", mb / base_s, ">= 5x baseline",
-               partitions=HOURS, baseline_seconds=round(base_s, 3)),
+        record(
+            "ssh_ingest_24h_8gpu",
+            round(mb, 3),
+            our_s,
+            "MB/s",
+            mb / base_s,
+            ">= 5x baseline",
+            partitions=HOURS,
+            baseline_seconds=round(base_s, 3),
+        ),
     ]
 
 

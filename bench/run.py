@@ -15,7 +15,17 @@ import sys
 import time
 from pathlib import Path
 
-RECORD_KEYS = ("name", "items", "seconds", "throughput", "unit", "baseline", "ratio_vs_baseline", "peak_rss_mb", "target")
+RECORD_KEYS = (
+    "name",
+    "items",
+    "seconds",
+    "throughput",
+    "unit",
+    "baseline",
+    "ratio_vs_baseline",
+    "peak_rss_mb",
+    "target",
+)
 HERE = Path(__file__).resolve().parent
 
 
@@ -24,7 +34,16 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def record(name: str, items: int, seconds: float, unit: str, baseline_throughput: float | None, target: str, rss_mb: float | None = None, **extra: object) -> dict:
+def record(
+    name: str,
+    items: int,
+    seconds: float,
+    unit: str,
+    baseline_throughput: float | None,
+    target: str,
+    rss_mb: float | None = None,
+    **extra: object,
+) -> dict:
     """Build one result record; ``baseline`` is the baseline's throughput in the same unit."""
     throughput = items / seconds if seconds > 0 else float("inf")
     rec = {

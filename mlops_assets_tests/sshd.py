@@ -38,7 +38,9 @@ def sshd_unavailable() -> str | None:
 
 
 def keygen(path: Path, comment: str) -> None:
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)], check=True)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)], check=True
+    )
 
 
 class LocalSshd:
@@ -94,7 +96,9 @@ class LocalSshd:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"sshd exited with {self.proc.returncode}: {(self.dir / 'sshd.log').read_text()}")
+                raise RuntimeError(
+                    f"sshd exited with {self.proc.returncode}: {(self.dir / 'sshd.log').read_text()}"
+                )
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
                     if s.recv(64).startswith(b"SSH-"):

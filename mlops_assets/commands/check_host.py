@@ -38,7 +38,9 @@ class Check:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="host name as listed in hosts.yaml")
-    parser.add_argument("--hosts-file", default=None, help="hosts.yaml (default: $MLOPS_HOSTS_FILE or ./hosts.yaml)")
+    parser.add_argument(
+        "--hosts-file", default=None, help="hosts.yaml (default: $MLOPS_HOSTS_FILE or ./hosts.yaml)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,19 +83,29 @@ def check_host(cfg: HostConfig) -> list[Check]:
             pass
         checks.append(Check("reachable", OK, f"{cfg.address}:{cfg.port} accepts TCP"))
     except OSError as exc:
-        checks.append(Check("reachable", FAIL, f"{cfg.address}:{cfg.port}: {exc}",
-                            "is the host up, sshd running on that port, and the firewall open?"))
+        checks.append(
+            Check(
+                "reachable",
+                FAIL,
+                f"{cfg.address}:{cfg.port}: {exc}",
+                "is the host up, sshd running on that port, and the firewall open?",
+            )
+        )
         return checks + [Check("ssh", SKIP, "host not reachable")]
     try:
         client = connect(cfg)
     except HostKeyError as exc:
         return checks + [Check("host key", FAIL, str(exc).split(". FIX:")[0], _fix_of(exc))]
     except SshAuthError as exc:
-        checks.append(Check("host key", OK, f"verified against {cfg.host_key_fingerprint or cfg.known_hosts_path()}"))
+        checks.append(
+            Check("host key", OK, f"verified against {cfg.host_key_fingerprint or cfg.known_hosts_path()}")
+        )
         return checks + [Check("auth", FAIL, str(exc).split(". FIX:")[0], _fix_of(exc))]
     except (SshCollectionError, RuntimeError) as exc:
         return checks + [Check("ssh", FAIL, str(exc).split(". FIX:")[0], _fix_of(exc))]
-    checks.append(Check("host key", OK, f"verified against {cfg.host_key_fingerprint or cfg.known_hosts_path()}"))
+    checks.append(
+        Check("host key", OK, f"verified against {cfg.host_key_fingerprint or cfg.known_hosts_path()}")
+    )
     checks.append(Check("auth", OK, f"logged in as {cfg.user}"))
     try:
         checks += _remote_checks(client, cfg)
@@ -120,8 +132,13 @@ def _remote_checks(client: paramiko.SSHClient, cfg: HostConfig) -> list[Check]:
         return run_command(client, command, cfg.timeouts.command_s, 1 << 20)
 
     checks: list[Check] = []
-    tools = {"gpu": ("awk", "nvidia-smi"), "journal": ("journalctl",), "kernel": ("journalctl",),
-             "docker_logs": ("docker",), "docker_events": ("docker",)}
+    tools = {
+        "gpu": ("awk", "nvidia-smi"),
+        "journal": ("journalctl",),
+        "kernel": ("journalctl",),
+        "docker_logs": ("docker",),
+        "docker_events": ("docker",),
+    }
     needed = sorted({t for s in cfg.sources for t in tools[s]})
     try:
         for tool in needed:
@@ -129,39 +146,78 @@ def _remote_checks(client: paramiko.SSHClient, cfg: HostConfig) -> list[Check]:
             if res.status == 0:
                 checks.append(Check(f"tool {tool}", OK, res.stdout.decode().strip()))
             else:
-                checks.append(Check(f"tool {tool}", FAIL, "not found on the remote PATH", MISSING_TOOL_FIX[tool]))
+                checks.append(
+                    Check(f"tool {tool}", FAIL, "not found on the remote PATH", MISSING_TOOL_FIX[tool])
+                )
         present = {c.name[5:] for c in checks if c.name.startswith("tool ") and c.status == OK}
         if "gpu" in cfg.sources:
             if "nvidia-smi" in present:
                 res = sh("nvidia-smi -L")
                 gpus = res.stdout.decode("utf-8", "replace").strip().splitlines()
-                checks.append(Check("nvidia driver", OK, f"{len(gpus)} GPUs") if res.status == 0 else
-                              Check("nvidia driver", FAIL, explain_failure(res), "check the NVIDIA driver (nvidia-smi fails)"))
+                checks.append(
+                    Check("nvidia driver", OK, f"{len(gpus)} GPUs")
+                    if res.status == 0
+                    else Check(
+                        "nvidia driver",
+                        FAIL,
+                        explain_failure(res),
+                        "check the NVIDIA driver (nvidia-smi fails)",
+                    )
+                )
             res = sh(cmd.gpu_tail(cfg.gpu.log_path))
             sampler = cmd.gpu_sampler(cfg.gpu.log_path, cfg.gpu.interval_s)
             if res.status == 0:
                 last = res.stdout.decode("utf-8", "replace").strip().splitlines()[-1:]
-                checks.append(Check("gpu sampling log", OK, f"{cfg.gpu.log_path}: last line {last[0][:40] if last else '(empty)'}"))
+                checks.append(
+                    Check(
+                        "gpu sampling log",
+                        OK,
+                        f"{cfg.gpu.log_path}: last line {last[0][:40] if last else '(empty)'}",
+                    )
+                )
             else:
-                checks.append(Check("gpu sampling log", FAIL, f"{cfg.gpu.log_path} is not readable",
-                                    f"run the sampler as a service: {sampler}"))
+                checks.append(
+                    Check(
+                        "gpu sampling log",
+                        FAIL,
+                        f"{cfg.gpu.log_path} is not readable",
+                        f"run the sampler as a service: {sampler}",
+                    )
+                )
         if "journalctl" in present and ({"journal", "kernel"} & set(cfg.sources)):
             res = sh(cmd.journal_last(kernel=False))
             if res.status != 0:
-                checks.append(Check("journal access", FAIL, explain_failure(res), "check journalctl on the host"))
+                checks.append(
+                    Check("journal access", FAIL, explain_failure(res), "check journalctl on the host")
+                )
             elif b"not seeing messages from other users" in res.stderr:
-                checks.append(Check("journal access", FAIL, "only the user's own messages are visible",
-                                    f"usermod -aG systemd-journal {cfg.user}"))
+                checks.append(
+                    Check(
+                        "journal access",
+                        FAIL,
+                        "only the user's own messages are visible",
+                        f"usermod -aG systemd-journal {cfg.user}",
+                    )
+                )
             else:
                 checks.append(Check("journal access", OK, "system journal readable"))
         if "docker" in present and ({"docker_logs", "docker_events"} & set(cfg.sources)):
             res = sh("docker info --format '{{.ServerVersion}}'")
-            checks.append(Check("docker access", OK, f"server {res.stdout.decode().strip()}") if res.status == 0 else
-                          Check("docker access", FAIL, explain_failure(res).split(". FIX:")[0],
-                                f"usermod -aG docker {cfg.user} (then log in again)"))
+            checks.append(
+                Check("docker access", OK, f"server {res.stdout.decode().strip()}")
+                if res.status == 0
+                else Check(
+                    "docker access",
+                    FAIL,
+                    explain_failure(res).split(". FIX:")[0],
+                    f"usermod -aG docker {cfg.user} (then log in again)",
+                )
+            )
         checks += _clock_checks(sh)
     except SshCollectionError as exc:
-        checks.append(Check("remote commands", FAIL, str(exc), "see the detail; rerun check-host after fixing"))
+        checks.append(
+            Check("remote commands", FAIL, str(exc), "see the detail; rerun check-host after fixing")
+        )
     return checks
 
 
@@ -169,9 +225,16 @@ def _clock_checks(sh: Shell) -> list[Check]:
     checks = []
     res = sh("date +%z")
     tz = res.stdout.decode().strip()
-    checks.append(Check("timezone", OK, "UTC") if tz in ("+0000", "-0000") else
-                  Check("timezone", WARN, f"host clock is UTC{tz}: nvidia-smi writes local time",
-                        "start the GPU sampler with TZ=UTC (Environment=TZ=UTC in its systemd unit)"))
+    checks.append(
+        Check("timezone", OK, "UTC")
+        if tz in ("+0000", "-0000")
+        else Check(
+            "timezone",
+            WARN,
+            f"host clock is UTC{tz}: nvidia-smi writes local time",
+            "start the GPU sampler with TZ=UTC (Environment=TZ=UTC in its systemd unit)",
+        )
+    )
     t0 = time.time()
     res = sh("date -u +%s.%N")
     t1 = time.time()

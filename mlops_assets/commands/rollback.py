@@ -8,7 +8,9 @@ import json
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="log-anomaly-detector", help="registered model name")
-    parser.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: MLFLOW_TRACKING_URI / MLOPS_HOME)")
+    parser.add_argument(
+        "--tracking-uri", default=None, help="MLflow tracking URI (default: MLFLOW_TRACKING_URI / MLOPS_HOME)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -21,6 +23,8 @@ def run(args: argparse.Namespace) -> int:
     except RuntimeError as exc:
         print(f"rollback refused: {exc}")
         return 1
-    print(f"{move.model}: champion is now v{move.champion} ({move.action}); previous -> {move.previous or 'none'}")
+    print(
+        f"{move.model}: champion is now v{move.champion} ({move.action}); previous -> {move.previous or 'none'}"
+    )
     print(json.dumps(move.as_dict()))
     return 0

@@ -19,9 +19,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hours", type=float, default=24, help="simulated period length")
     parser.add_argument("--seed", type=int, default=7, help="same seed -> byte-identical output")
     parser.add_argument("--out", type=Path, required=True, help="output folder (ROOT of the raw layout)")
-    parser.add_argument("--start", type=_utc, default=None, help="ISO-8601 UTC start, default 2026-11-01T00:00:00Z")
-    parser.add_argument("--gpu-interval", type=float, default=10, help="nvidia-smi sampling interval in seconds")
-    parser.add_argument("--no-faults", action="store_true", help="simulate a fault-free period (empty labels.csv)")
+    parser.add_argument(
+        "--start", type=_utc, default=None, help="ISO-8601 UTC start, default 2026-11-01T00:00:00Z"
+    )
+    parser.add_argument(
+        "--gpu-interval", type=float, default=10, help="nvidia-smi sampling interval in seconds"
+    )
+    parser.add_argument(
+        "--no-faults", action="store_true", help="simulate a fault-free period (empty labels.csv)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

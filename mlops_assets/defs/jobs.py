@@ -11,11 +11,13 @@ collect_and_parse_job = dg.define_asset_job(
     description="Collect one host-hour from every source and parse it (with parse-quality checks).",
 )
 mine_templates_job = dg.define_asset_job(
-    "mine_templates", selection=dg.AssetSelection.assets("log_templates"),
+    "mine_templates",
+    selection=dg.AssetSelection.assets("log_templates"),
     description="Grow the log template miner from newly parsed partitions.",
 )
 features_job = dg.define_asset_job(
-    "build_features", selection=dg.AssetSelection.groups("features"),
+    "build_features",
+    selection=dg.AssetSelection.groups("features"),
     description="Window features of one host-hour.",
 )
 train_and_deploy_job = dg.define_asset_job(
@@ -26,11 +28,13 @@ train_and_deploy_job = dg.define_asset_job(
     tags={"mlops_assets/stage": "train"},
 )
 score_job = dg.define_asset_job(
-    "score", selection=dg.AssetSelection.assets("anomaly_scores"),
+    "score",
+    selection=dg.AssetSelection.assets("anomaly_scores"),
     description="Score one host-hour with the champion model.",
 )
 monitor_job = dg.define_asset_job(
-    "monitor", selection=dg.AssetSelection.groups("monitor") - dg.AssetSelection.assets("anomaly_scores"),
+    "monitor",
+    selection=dg.AssetSelection.groups("monitor") - dg.AssetSelection.assets("anomaly_scores"),
     description="Merge anomalous windows into incidents, summarise them, and report drift.",
 )
 

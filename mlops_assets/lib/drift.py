@@ -68,7 +68,9 @@ def compute_drift(
     standard deviation) flag shifts an operator would call real, and stay quiet on day-to-day noise.
     """
     if reference.empty or current.empty:
-        raise ValueError(f"drift needs rows on both sides (reference={len(reference)}, current={len(current)})")
+        raise ValueError(
+            f"drift needs rows on both sides (reference={len(reference)}, current={len(current)})"
+        )
     from evidently import Report
     from evidently.presets import DataDriftPreset
 
@@ -107,7 +109,16 @@ def compute_drift(
     share = len(drifted) / len(per_feature) if len(per_feature) else 0.0
     if html_path is not None:
         save_html(snapshot, html_path)
-    return DriftSummary(share, drifted, len(per_feature), share >= share_threshold, share_threshold, per_feature, len(ref), len(cur))
+    return DriftSummary(
+        share,
+        drifted,
+        len(per_feature),
+        share >= share_threshold,
+        share_threshold,
+        per_feature,
+        len(ref),
+        len(cur),
+    )
 
 
 def save_html(snapshot: object, html_path: str) -> None:
@@ -150,7 +161,9 @@ class RetrainPolicy:
     consecutive: int = 3
     cooldown: timedelta = timedelta(hours=12)
 
-    def decide(self, history: list[dict], last_retrain_at: datetime | None, now: datetime) -> tuple[bool, str]:
+    def decide(
+        self, history: list[dict], last_retrain_at: datetime | None, now: datetime
+    ) -> tuple[bool, str]:
         """``history`` is the drift evaluations, oldest first, each with ``at`` (ISO) and ``dataset_drift``."""
         recent = history[-self.consecutive :]
         streak = 0

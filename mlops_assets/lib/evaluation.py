@@ -25,8 +25,14 @@ def _labels_for(labels: pd.DataFrame, host: str) -> pd.DataFrame:
     return labels[labels["host"].astype(str) == host]
 
 
-def evaluate_detections(scores: pd.DataFrame, labels: pd.DataFrame, *, window: str = "1min",
-                        grace: str = "5min", merge_gap: str = "2min") -> dict[str, Any]:
+def evaluate_detections(
+    scores: pd.DataFrame,
+    labels: pd.DataFrame,
+    *,
+    window: str = "1min",
+    grace: str = "5min",
+    merge_gap: str = "2min",
+) -> dict[str, Any]:
     """Window precision/recall/F1, event recall per fault kind, time to detect and false alarms."""
     w, g, gap = pd.Timedelta(window), pd.Timedelta(grace), pd.Timedelta(merge_gap)
     scores = scores.sort_values(["host", "window_start"], kind="stable", ignore_index=True)
@@ -47,8 +53,17 @@ def evaluate_detections(scores: pd.DataFrame, labels: pd.DataFrame, *, window: s
         near_fault |= on_host & (t < e + gn) & (t + wn > s - gn)
         hit = on_host & flag & (t <= e + gn) & (t + wn > s)
         first = t[hit].min() if hit.any() else None
-        events.append({"host": str(lab.host), "fault": str(lab.fault), "start": str(lab.start), "detected": bool(hit.any()),
-                       "minutes_to_detect": None if first is None else max(0.0, float((first - s) / np.timedelta64(1, "m")))})
+        events.append(
+            {
+                "host": str(lab.host),
+                "fault": str(lab.fault),
+                "start": str(lab.start),
+                "detected": bool(hit.any()),
+                "minutes_to_detect": None
+                if first is None
+                else max(0.0, float((first - s) / np.timedelta64(1, "m"))),
+            }
+        )
     tp = int((flag & positive).sum())
     fp_windows = int((flag & ~positive).sum())
     fn = int((~flag & positive).sum())
@@ -59,11 +74,19 @@ def evaluate_detections(scores: pd.DataFrame, labels: pd.DataFrame, *, window: s
     host_days = len(scores) * w / pd.Timedelta("1D") if len(scores) else 0.0
     ev = pd.DataFrame(events, columns=["host", "fault", "start", "detected", "minutes_to_detect"])
     per_kind = ev.groupby("fault")["detected"].mean().to_dict() if len(ev) else {}
-    ttd = [float(m) for m in ev["minutes_to_detect"].tolist() if m is not None and pd.notna(m)] if len(ev) else []
+    ttd = (
+        [float(m) for m in ev["minutes_to_detect"].tolist() if m is not None and pd.notna(m)]
+        if len(ev)
+        else []
+    )
     return {
-        "windows": len(scores), "host_days": host_days,
-        "window_precision": precision, "window_recall": recall, "window_f1": f1,
-        "events_total": len(ev), "events_detected": int(ev["detected"].sum()) if len(ev) else 0,
+        "windows": len(scores),
+        "host_days": host_days,
+        "window_precision": precision,
+        "window_recall": recall,
+        "window_f1": f1,
+        "events_total": len(ev),
+        "events_detected": int(ev["detected"].sum()) if len(ev) else 0,
         "event_recall": float(ev["detected"].mean()) if len(ev) else 1.0,
         "event_recall_by_fault": {str(k): float(v) for k, v in per_kind.items()},
         "min_event_recall_by_fault": float(min(per_kind.values())) if per_kind else 1.0,
@@ -74,7 +97,9 @@ def evaluate_detections(scores: pd.DataFrame, labels: pd.DataFrame, *, window: s
     }
 
 
-def _false_alarm_groups(hosts: np.ndarray, t: np.ndarray, alarm: np.ndarray, w: pd.Timedelta, gap: pd.Timedelta) -> int:
+def _false_alarm_groups(
+    hosts: np.ndarray, t: np.ndarray, alarm: np.ndarray, w: pd.Timedelta, gap: pd.Timedelta
+) -> int:
     idx = np.flatnonzero(alarm)
     if not len(idx):
         return 0
@@ -84,8 +109,16 @@ def _false_alarm_groups(hosts: np.ndarray, t: np.ndarray, alarm: np.ndarray, w: 
     return int(new.sum())
 
 
-def features_from_raw_dir(root: str | Path, host: str, start: datetime, end: datetime, miner: Any, *,
-                          window: str = "1min", expected_gpus: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def features_from_raw_dir(
+    root: str | Path,
+    host: str,
+    start: datetime,
+    end: datetime,
+    miner: Any,
+    *,
+    window: str = "1min",
+    expected_gpus: int | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(window features, template counts) of ``host`` over [start, end) from a raw landing folder.
 
     Goes hour by hour through exactly the production path (DirectorySource.fetch -> parse_bundle ->
@@ -96,20 +129,32 @@ def features_from_raw_dir(root: str | Path, host: str, start: datetime, end: dat
 
     source = DirectorySource(str(root))
     feats, counts = [], []
-    hour = pd.Timestamp(start).tz_convert("UTC") if pd.Timestamp(start).tzinfo else pd.Timestamp(start, tz="UTC")
+    hour = (
+        pd.Timestamp(start).tz_convert("UTC") if pd.Timestamp(start).tzinfo else pd.Timestamp(start, tz="UTC")
+    )
     stop = pd.Timestamp(end).tz_convert("UTC") if pd.Timestamp(end).tzinfo else pd.Timestamp(end, tz="UTC")
     while hour < stop:
         nxt = min(hour + timedelta(hours=1), stop)
-        tables = assign_templates(parse_bundle(source.fetch(host, hour.to_pydatetime(), nxt.to_pydatetime()), host).tables, miner)
-        feats.append(build_window_features(tables, host, hour, nxt, window=window, expected_gpus=expected_gpus))
+        tables = assign_templates(
+            parse_bundle(source.fetch(host, hour.to_pydatetime(), nxt.to_pydatetime()), host).tables, miner
+        )
+        feats.append(
+            build_window_features(tables, host, hour, nxt, window=window, expected_gpus=expected_gpus)
+        )
         counts.append(build_template_counts(tables, host, hour, nxt, window=window))
         hour = nxt
     counts = [c for c in counts if len(c)]
-    return (pd.concat(feats, ignore_index=True),
-            pd.concat(counts, ignore_index=True) if counts else build_template_counts({}, host, start, end, window=window))
+    return (
+        pd.concat(feats, ignore_index=True),
+        pd.concat(counts, ignore_index=True)
+        if counts
+        else build_template_counts({}, host, start, end, window=window),
+    )
 
 
-def parsed_tables_from_raw_dir(root: str | Path, host: str, start: datetime, end: datetime) -> list[dict[str, pd.DataFrame]]:
+def parsed_tables_from_raw_dir(
+    root: str | Path, host: str, start: datetime, end: datetime
+) -> list[dict[str, pd.DataFrame]]:
     """Parsed tables hour by hour (for fitting a template miner on a simulated period)."""
     from mlops_assets.lib.parsing.bundle import parse_bundle
     from mlops_assets.sources.directory import DirectorySource
@@ -141,29 +186,47 @@ def gate_results(evaluation: dict[str, Any]) -> dict[str, dict[str, Any]]:
     champ_f1 = champ["window_f1"] if champ else None
     diff = evaluation.get("schema_diff") or []
     return {
-        "event_recall": {"passed": ch["min_event_recall_by_fault"] >= MIN_EVENT_RECALL and ch["event_recall"] >= MIN_EVENT_RECALL,
-                         "value": ch["event_recall"], "min_by_fault": ch["min_event_recall_by_fault"],
-                         "threshold": MIN_EVENT_RECALL, "by_fault": ch["event_recall_by_fault"]},
-        "false_alarm_rate": {"passed": ch["false_alarms_per_host_day"] <= MAX_FALSE_ALARMS_PER_HOST_DAY,
-                             "value": ch["false_alarms_per_host_day"], "threshold": MAX_FALSE_ALARMS_PER_HOST_DAY},
-        "not_worse_than_champion": {"passed": champ_f1 is None or ch["window_f1"] >= champ_f1 - F1_TOLERANCE,
-                                    "value": ch["window_f1"], "champion": champ_f1, "tolerance": F1_TOLERANCE,
-                                    "threshold": None if champ_f1 is None else champ_f1 - F1_TOLERANCE},
-        "no_nan_scores": {"passed": int(evaluation.get("nan_scores", 0)) == 0,
-                          "value": int(evaluation.get("nan_scores", 0)), "threshold": 0},
+        "event_recall": {
+            "passed": ch["min_event_recall_by_fault"] >= MIN_EVENT_RECALL
+            and ch["event_recall"] >= MIN_EVENT_RECALL,
+            "value": ch["event_recall"],
+            "min_by_fault": ch["min_event_recall_by_fault"],
+            "threshold": MIN_EVENT_RECALL,
+            "by_fault": ch["event_recall_by_fault"],
+        },
+        "false_alarm_rate": {
+            "passed": ch["false_alarms_per_host_day"] <= MAX_FALSE_ALARMS_PER_HOST_DAY,
+            "value": ch["false_alarms_per_host_day"],
+            "threshold": MAX_FALSE_ALARMS_PER_HOST_DAY,
+        },
+        "not_worse_than_champion": {
+            "passed": champ_f1 is None or ch["window_f1"] >= champ_f1 - F1_TOLERANCE,
+            "value": ch["window_f1"],
+            "champion": champ_f1,
+            "tolerance": F1_TOLERANCE,
+            "threshold": None if champ_f1 is None else champ_f1 - F1_TOLERANCE,
+        },
+        "no_nan_scores": {
+            "passed": int(evaluation.get("nan_scores", 0)) == 0,
+            "value": int(evaluation.get("nan_scores", 0)),
+            "threshold": 0,
+        },
         "serving_schema": {"passed": not diff, "value": len(diff), "threshold": 0, "differences": diff[:20]},
     }
 
 
-def simulate_heldout(miner: Any, *, seed: int, hosts: int, hours: int, gpus: int,
-                     start: datetime | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def simulate_heldout(
+    miner: Any, *, seed: int, hosts: int, hours: int, gpus: int, start: datetime | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(features, template counts, labels) of a freshly simulated labelled period (seed != training)."""
     import tempfile
 
     from mlops_assets.simulate import DEFAULT_START, read_labels, simulate
 
     with tempfile.TemporaryDirectory(prefix="mlops-heldout-") as tmp:
-        summary = simulate(Path(tmp), hosts=hosts, gpus=gpus, hours=hours, seed=seed, start=start or DEFAULT_START)
+        summary = simulate(
+            Path(tmp), hosts=hosts, gpus=gpus, hours=hours, seed=seed, start=start or DEFAULT_START
+        )
         feats, counts = [], []
         for host in summary.hosts:
             f, c = features_from_raw_dir(tmp, host, summary.start, summary.end, miner, expected_gpus=gpus)

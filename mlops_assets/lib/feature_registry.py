@@ -28,17 +28,34 @@ class Feature:
 
 
 def _f(name: str, unit: str, source: str, description: str, worse: str | None = None) -> Feature:
-    return Feature(name, unit, source, description, ("up" if unit == "count" else "") if worse is None else worse)
+    return Feature(
+        name, unit, source, description, ("up" if unit == "count" else "") if worse is None else worse
+    )
 
 
 FEATURES: tuple[Feature, ...] = (
     # ---- GPU telemetry (nvidia-smi samples); aggregated over GPUs so one sick board stands out
     _f("gpu_samples", "count", "gpu", "nvidia-smi sample rows in the window (all GPUs)"),
-    _f("gpus_missing", "count", "gpu", "expected GPUs absent from the window's samples (fell off the bus, driver gone)"),
-    _f("gpu_error_lines", "count", "gpu", "nvidia-smi failure lines ('Unable to determine the device handle', ...)"),
+    _f(
+        "gpus_missing",
+        "count",
+        "gpu",
+        "expected GPUs absent from the window's samples (fell off the bus, driver gone)",
+    ),
+    _f(
+        "gpu_error_lines",
+        "count",
+        "gpu",
+        "nvidia-smi failure lines ('Unable to determine the device handle', ...)",
+    ),
     _f("temp_max_c", "degC", "gpu", "hottest sample of any GPU"),
     _f("temp_mean_c", "degC", "gpu", "mean temperature over all samples"),
-    _f("temp_gpu_spread_c", "degC", "gpu", "hottest GPU's mean minus the median GPU's mean (one board running hot)"),
+    _f(
+        "temp_gpu_spread_c",
+        "degC",
+        "gpu",
+        "hottest GPU's mean minus the median GPU's mean (one board running hot)",
+    ),
     _f("temp_slope_max_c_per_min", "degC/min", "gpu", "steepest within-window temperature rise of any GPU"),
     _f("temp_std_c", "degC", "gpu", "standard deviation of temperature over all samples"),
     _f("util_mean_pct", "%", "gpu", "mean GPU utilisation"),
@@ -57,8 +74,18 @@ FEATURES: tuple[Feature, ...] = (
     _f("sm_clock_mean_mhz", "MHz", "gpu", "mean SM clock"),
     _f("throttle_power_samples", "count", "gpu", "samples with the SW power-cap throttle bit (0x4)"),
     _f("throttle_thermal_samples", "count", "gpu", "samples with a SW/HW thermal slowdown bit (0x20|0x40)"),
-    _f("throttle_hw_slowdown_samples", "count", "gpu", "samples with HW slowdown / power-brake bits (0x8|0x80)"),
-    _f("ecc_new_errors", "count", "gpu", "increase of the volatile uncorrected ECC counters, summed over GPUs"),
+    _f(
+        "throttle_hw_slowdown_samples",
+        "count",
+        "gpu",
+        "samples with HW slowdown / power-brake bits (0x8|0x80)",
+    ),
+    _f(
+        "ecc_new_errors",
+        "count",
+        "gpu",
+        "increase of the volatile uncorrected ECC counters, summed over GPUs",
+    ),
     # ---- journal
     _f("journal_lines", "count", "journal", "journal entries"),
     _f("journal_crit", "count", "journal", "entries with priority 0-2 (emerg, alert, crit)"),
@@ -68,7 +95,9 @@ FEATURES: tuple[Feature, ...] = (
     _f("journal_units_in_error", "count", "journal", "distinct units/identifiers that logged priority <= 3"),
     _f("journal_unit_restarts", "count", "journal", "systemd 'Scheduled restart job' lines"),
     _f("journal_unit_failures", "count", "journal", "systemd 'Failed with result' / 'Failed to start' lines"),
-    _f("journal_auth_failures", "count", "journal", "sshd/PAM failed passwords, invalid users, auth failures"),
+    _f(
+        "journal_auth_failures", "count", "journal", "sshd/PAM failed passwords, invalid users, auth failures"
+    ),
     _f("journal_disk_full", "count", "journal", "'No space left on device' lines"),
     # ---- kernel
     _f("kernel_lines", "count", "kernel", "kernel messages"),
@@ -84,7 +113,12 @@ FEATURES: tuple[Feature, ...] = (
     _f("docker_stderr_lines", "count", "docker_logs", "container lines on stderr"),
     _f("docker_error_lines", "count", "docker_logs", "container lines at level error/critical"),
     _f("docker_warning_lines", "count", "docker_logs", "container lines at level warning"),
-    _f("docker_tracebacks", "count", "docker_logs", "Python tracebacks and fatal runtime errors in container output"),
+    _f(
+        "docker_tracebacks",
+        "count",
+        "docker_logs",
+        "Python tracebacks and fatal runtime errors in container output",
+    ),
     _f("docker_disk_full", "count", "docker_logs", "'No space left on device' in container output"),
     _f("docker_dies", "count", "docker_events", "container die events"),
     _f("docker_nonzero_exits", "count", "docker_events", "die events with a non-zero exit code"),

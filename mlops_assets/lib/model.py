@@ -89,7 +89,11 @@ class TrainedModel:
 
 
 def is_count_column(name: str) -> bool:
-    return name.startswith("tpl") or FEATURE_BY_NAME.get(name) is not None and FEATURE_BY_NAME[name].unit == "count"
+    return (
+        name.startswith("tpl")
+        or FEATURE_BY_NAME.get(name) is not None
+        and FEATURE_BY_NAME[name].unit == "count"
+    )
 
 
 def worse_sign(name: str) -> float:
@@ -115,9 +119,15 @@ def wide_frame(features: pd.DataFrame, template_counts: pd.DataFrame, vocabulary
     n = len(wide)
     tpl = np.zeros((n, len(vocabulary) + 2))
     if n and not template_counts.empty:
-        rows = pd.MultiIndex.from_arrays([wide["host"].astype("string"), pd.to_datetime(wide["window_start"], utc=True)])
-        keys = pd.MultiIndex.from_arrays([template_counts["host"].astype("string"),
-                                          pd.to_datetime(template_counts["window_start"], utc=True)])
+        rows = pd.MultiIndex.from_arrays(
+            [wide["host"].astype("string"), pd.to_datetime(wide["window_start"], utc=True)]
+        )
+        keys = pd.MultiIndex.from_arrays(
+            [
+                template_counts["host"].astype("string"),
+                pd.to_datetime(template_counts["window_start"], utc=True),
+            ]
+        )
         pos = rows.get_indexer(keys)
         tid = template_counts["template_id"].astype("string")
         col = pd.Index(vocabulary, dtype="string").get_indexer(tid.fillna(""))
@@ -201,8 +211,11 @@ def _deviation(model: TrainedModel, x: np.ndarray, hosts: np.ndarray | None) -> 
         return np.zeros(0)
     sign = np.array([worse_sign(c) for c in model.columns])
     known = getattr(model, "host_median", None) or {}
-    baselines = [(np.zeros(len(x), dtype=np.int64), [""])] if hosts is None or not known else [
-        pd.factorize(pd.Series(hosts, dtype="string").fillna(""))]
+    baselines = (
+        [(np.zeros(len(x), dtype=np.int64), [""])]
+        if hosts is None or not known
+        else [pd.factorize(pd.Series(hosts, dtype="string").fillna(""))]
+    )
     codes, names = baselines[0]
     cuts = np.r_[0, np.flatnonzero(codes[1:] != codes[:-1]) + 1, len(x)]
     out = np.empty(len(x))
@@ -228,11 +241,15 @@ def raw_scores(model: TrainedModel, x: np.ndarray, hosts: np.ndarray | None = No
     return np.maximum(s_if, s_dev)
 
 
-def train(features: pd.DataFrame, template_counts: pd.DataFrame, params: ModelParams | None = None) -> TrainedModel:
+def train(
+    features: pd.DataFrame, template_counts: pd.DataFrame, params: ModelParams | None = None
+) -> TrainedModel:
     """Fit the detector on unlabelled windows of one or more hosts; see the module docstring."""
     params = params or ModelParams()
     if features.empty:
-        raise ValueError("no feature windows to train on: materialize window_features for the training range first")
+        raise ValueError(
+            "no feature windows to train on: materialize window_features for the training range first"
+        )
     features = features.sort_values(["host", "window_start"], kind="stable", ignore_index=True)
     vocabulary = choose_vocabulary(template_counts, params.top_k_templates)
     wide = wide_frame(features, template_counts, vocabulary)
@@ -243,13 +260,25 @@ def train(features: pd.DataFrame, template_counts: pd.DataFrame, params: ModelPa
     dropped = [c for c, s in zip(columns, spread, strict=True) if not np.isfinite(s) or s == 0]
     forest_columns = [c for c in columns if c not in dropped]
     if not forest_columns:
-        raise ValueError("every feature is constant over the training range: nothing to learn; train on more data")
-    pipeline = Pipeline([
-        ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
-        ("scale", RobustScaler(quantile_range=(10.0, 90.0))),
-        ("forest", IsolationForest(n_estimators=params.n_estimators, max_samples=min(params.max_samples, len(x)),
-                                   max_features=params.max_features, random_state=params.random_state, n_jobs=1)),
-    ])
+        raise ValueError(
+            "every feature is constant over the training range: nothing to learn; train on more data"
+        )
+    pipeline = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+            ("scale", RobustScaler(quantile_range=(10.0, 90.0))),
+            (
+                "forest",
+                IsolationForest(
+                    n_estimators=params.n_estimators,
+                    max_samples=min(params.max_samples, len(x)),
+                    max_features=params.max_features,
+                    random_state=params.random_state,
+                    n_jobs=1,
+                ),
+            ),
+        ]
+    )
     pipeline.fit(x[:, [columns.index(c) for c in forest_columns]])
     median, scale = _robust_center_scale(x, columns, params.count_scale_floor)
     model = TrainedModel(pipeline, columns, vocabulary, dropped, forest_columns, median, scale, 1.0, params)
@@ -257,16 +286,22 @@ def train(features: pd.DataFrame, template_counts: pd.DataFrame, params: ModelPa
     for h in sorted(set(hosts.tolist())):
         rows = hosts == h
         if rows.sum() >= params.min_host_windows:
-            model.host_median[h], model.host_scale[h] = _robust_center_scale(x[rows], columns, params.count_scale_floor)
+            model.host_median[h], model.host_scale[h] = _robust_center_scale(
+                x[rows], columns, params.count_scale_floor
+            )
     scores = raw_scores(model, x, hosts)
     host_days = max(len(features) * params.window_minutes / 1440.0, 1e-9)
     model.threshold = calibrate_threshold(scores, hosts, params.train_alarm_budget_per_host_day * host_days)
     model.training = {
-        "rows": len(features), "hosts": sorted(set(hosts.tolist())), "host_days": host_days,
-        "start": str(features["window_start"].min()), "end": str(features["window_end"].max()),
+        "rows": len(features),
+        "hosts": sorted(set(hosts.tolist())),
+        "host_days": host_days,
+        "start": str(features["window_start"].min()),
+        "end": str(features["window_end"].max()),
         "alarm_windows": int((scores >= model.threshold).sum()),
         "alarm_groups": alarm_groups(hosts, scores >= model.threshold),
-        "score_p50": float(np.median(scores)), "score_p99": float(np.quantile(scores, 0.99)),
+        "score_p50": float(np.median(scores)),
+        "score_p99": float(np.quantile(scores, 0.99)),
         "params": asdict(params),
     }
     return model
@@ -286,33 +321,58 @@ def explain(z: np.ndarray, x: np.ndarray, columns: list[str], top: int = 3) -> l
             if z[r, j] == 0:
                 continue
             value = float(np.expm1(x[r, j])) if counts[j] else float(x[r, j])
-            items.append({"feature": columns[j], "value": round(value, 4), "contribution": round(float(z[r, j]), 3)})
+            items.append(
+                {"feature": columns[j], "value": round(value, 4), "contribution": round(float(z[r, j]), 3)}
+            )
         out.append(json.dumps(items))
     return out
 
 
-def score(model: TrainedModel, features: pd.DataFrame, template_counts: pd.DataFrame, model_version: str = "",
-          explain_all: bool = False) -> pd.DataFrame:
+def score(
+    model: TrainedModel,
+    features: pd.DataFrame,
+    template_counts: pd.DataFrame,
+    model_version: str = "",
+    explain_all: bool = False,
+) -> pd.DataFrame:
     """The scores contract for ``features`` rows; top features explained for anomalous rows (or all)."""
     wide = wide_frame(features, template_counts, model.vocabulary)
     return score_wide(model, wide, model_version, explain_all)
 
 
-def score_wide(model: TrainedModel, wide: pd.DataFrame, model_version: str = "", explain_all: bool = False) -> pd.DataFrame:
+def score_wide(
+    model: TrainedModel, wide: pd.DataFrame, model_version: str = "", explain_all: bool = False
+) -> pd.DataFrame:
     x = matrix(wide, model.columns)
-    hosts = wide["host"].astype("string").to_numpy(dtype=object, na_value="") if "host" in wide.columns else None
+    hosts = (
+        wide["host"].astype("string").to_numpy(dtype=object, na_value="") if "host" in wide.columns else None
+    )
     s = raw_scores(model, x, hosts)
     flag = s >= model.threshold
     top = np.array(["[]"] * len(s), dtype=object)
     rows = np.arange(len(s)) if explain_all else np.flatnonzero(flag)
     if len(rows):  # full z only for the rows explained
-        top[rows] = explain(robust_z(x[rows], model, None if hosts is None else hosts[rows]), x[rows], model.columns)
+        top[rows] = explain(
+            robust_z(x[rows], model, None if hosts is None else hosts[rows]), x[rows], model.columns
+        )
     n = len(s)
-    host = (wide["host"].astype("string").reset_index(drop=True) if "host" in wide.columns
-            else pd.Series([pd.NA] * n, dtype="string"))
-    window = (pd.to_datetime(wide["window_start"], utc=True).reset_index(drop=True) if "window_start" in wide.columns
-              else pd.Series([pd.NaT] * n, dtype="datetime64[ns, UTC]"))
-    return pd.DataFrame({
-        "host": host, "window_start": window.astype("datetime64[ns, UTC]"), "score": s.astype("float64"), "is_anomaly": flag,
-        "model_version": pd.array([model_version] * n, dtype="string"), "top_features": pd.array(top, dtype="string"),
-    })
+    host = (
+        wide["host"].astype("string").reset_index(drop=True)
+        if "host" in wide.columns
+        else pd.Series([pd.NA] * n, dtype="string")
+    )
+    window = (
+        pd.to_datetime(wide["window_start"], utc=True).reset_index(drop=True)
+        if "window_start" in wide.columns
+        else pd.Series([pd.NaT] * n, dtype="datetime64[ns, UTC]")
+    )
+    return pd.DataFrame(
+        {
+            "host": host,
+            "window_start": window.astype("datetime64[ns, UTC]"),
+            "score": s.astype("float64"),
+            "is_anomaly": flag,
+            "model_version": pd.array([model_version] * n, dtype="string"),
+            "top_features": pd.array(top, dtype="string"),
+        }
+    )

@@ -54,7 +54,12 @@ class AliasMove:
     action: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "champion": self.champion, "previous": self.previous, "action": self.action}
+        return {
+            "model": self.model,
+            "champion": self.champion,
+            "previous": self.previous,
+            "action": self.action,
+        }
 
 
 def promote(tracking_uri: str, version: str, name: str = MODEL_NAME, reason: str = "") -> AliasMove:
@@ -77,9 +82,13 @@ def rollback(tracking_uri: str, name: str = MODEL_NAME) -> AliasMove:
     current = alias_version(tracking_uri, CHAMPION, name)
     prev = alias_version(tracking_uri, PREVIOUS, name)
     if current is None:
-        raise RuntimeError(f"model {name!r} has no {CHAMPION!r} alias: nothing to roll back (train and deploy first)")
+        raise RuntimeError(
+            f"model {name!r} has no {CHAMPION!r} alias: nothing to roll back (train and deploy first)"
+        )
     if prev is None:
-        raise RuntimeError(f"model {name!r} has no {PREVIOUS!r} alias: champion v{current} is the first deployed version")
+        raise RuntimeError(
+            f"model {name!r} has no {PREVIOUS!r} alias: champion v{current} is the first deployed version"
+        )
     c.set_registered_model_alias(name, CHAMPION, prev)
     c.set_model_version_tag(name, current, "rolled_back", "true")
     older = c.get_model_version(name, prev).tags.get("previous_champion")
@@ -97,7 +106,11 @@ def load_version(tracking_uri: str, version_or_alias: str, name: str = MODEL_NAM
 
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
-    ref = f"models:/{name}@{version_or_alias[1:]}" if version_or_alias.startswith("@") else f"models:/{name}/{version_or_alias}"
+    ref = (
+        f"models:/{name}@{version_or_alias[1:]}"
+        if version_or_alias.startswith("@")
+        else f"models:/{name}/{version_or_alias}"
+    )
     return mlflow.pyfunc.load_model(ref)
 
 

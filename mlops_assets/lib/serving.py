@@ -29,14 +29,20 @@ class AnomalyDetectorModel(mlflow.pyfunc.PythonModel):
     def __init__(self, model: TrainedModel) -> None:
         self.model = model
 
-    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         missing = [c for c in self.model.columns if not c.startswith("tpl") and c not in frame.columns]
         if missing:
-            raise ValueError(f"input lacks feature columns {missing[:10]}{'...' if len(missing) > 10 else ''}; "
-                             "send the window features the model was trained on (see the model signature)")
+            raise ValueError(
+                f"input lacks feature columns {missing[:10]}{'...' if len(missing) > 10 else ''}; "
+                "send the window features the model was trained on (see the model signature)"
+            )
         out = score_wide(self.model, frame, explain_all=True)
-        return out[list(OUTPUT_COLUMNS)].astype({"score": "float64", "is_anomaly": "bool", "top_features": "str"})
+        return out[list(OUTPUT_COLUMNS)].astype(
+            {"score": "float64", "is_anomaly": "bool", "top_features": "str"}
+        )
 
 
 def unwrap(pyfunc_model: Any) -> TrainedModel:
@@ -47,7 +53,9 @@ def unwrap(pyfunc_model: Any) -> TrainedModel:
     return inner.model
 
 
-def serving_example(model: TrainedModel, features: pd.DataFrame, template_counts: pd.DataFrame, rows: int = 5) -> pd.DataFrame:
+def serving_example(
+    model: TrainedModel, features: pd.DataFrame, template_counts: pd.DataFrame, rows: int = 5
+) -> pd.DataFrame:
     """``host`` + the model's columns for the first ``rows`` feature windows (the input example)."""
     wide = wide_frame(features.head(rows), template_counts, model.vocabulary)
     return wide[["host", *model.columns]].astype({"host": "str"})
@@ -64,8 +72,11 @@ def signature(model: TrainedModel, example: pd.DataFrame) -> ModelSignature:
 def log_pyfunc(model: TrainedModel, example: pd.DataFrame, registered_model_name: str | None = None) -> Any:
     """Log (and register) the pyfunc in the active MLflow run; returns mlflow's ModelInfo."""
     return mlflow.pyfunc.log_model(
-        name="model", python_model=AnomalyDetectorModel(model), input_example=example,
-        signature=signature(model, example), registered_model_name=registered_model_name,
+        name="model",
+        python_model=AnomalyDetectorModel(model),
+        input_example=example,
+        signature=signature(model, example),
+        registered_model_name=registered_model_name,
         # explicit: requirement inference shells out to `uv export`/imports and costs ~20 s per run
         pip_requirements=[f"mlflow=={mlflow.__version__}", "scikit-learn", "pandas", "numpy"],
     )
@@ -74,5 +85,6 @@ def log_pyfunc(model: TrainedModel, example: pd.DataFrame, registered_model_name
 def schema_differences(model: TrainedModel, input_names: list[str]) -> list[str]:
     """Serving signature vs training columns (``host`` is an optional key, not a feature)."""
     served = [c for c in input_names if c != "host"]
-    return ([f"serving lacks {c}" for c in model.columns if c not in served]
-            + [f"serving has extra {c}" for c in served if c not in model.columns])
+    return [f"serving lacks {c}" for c in model.columns if c not in served] + [
+        f"serving has extra {c}" for c in served if c not in model.columns
+    ]

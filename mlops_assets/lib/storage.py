@@ -114,9 +114,15 @@ class PartitionStore:
         return list_dir(join(self.root, table))
 
     def keys(self, table: str, host: str) -> list[str]:
-        return [unsafe_key(n[: -len(".parquet")]) for n in list_dir(join(self.root, table, host)) if n.endswith(".parquet")]
+        return [
+            unsafe_key(n[: -len(".parquet")])
+            for n in list_dir(join(self.root, table, host))
+            if n.endswith(".parquet")
+        ]
 
-    def read_many(self, table: str, hosts: Iterable[str] | None = None, keys: Iterable[str] | None = None) -> pd.DataFrame:
+    def read_many(
+        self, table: str, hosts: Iterable[str] | None = None, keys: Iterable[str] | None = None
+    ) -> pd.DataFrame:
         """Concatenate the stored partitions that exist (hosts/keys filter when given)."""
         wanted = set(keys) if keys is not None else None
         frames = []
@@ -144,7 +150,9 @@ def raw_table(source: str) -> str:
     return f"raw_{source}"
 
 
-def write_raw_members(store: PartitionStore, source: str, host: str, key: str, members: dict[str, bytes]) -> str:
+def write_raw_members(
+    store: PartitionStore, source: str, host: str, key: str, members: dict[str, bytes]
+) -> str:
     """Store one source's raw members for a partition as ONE file, so the swap is atomic."""
     names = sorted(members)
     df = pd.DataFrame({"member": names, "data": [members[n] for n in names]})
@@ -155,6 +163,8 @@ def read_raw_members(store: PartitionStore, source: str, host: str, key: str) ->
     """The exact bytes collected for (source, host, window); raises if the partition was never written."""
     path = store.path(raw_table(source), host, key)
     if not exists(path):
-        raise FileNotFoundError(f"raw {source} for {host} {key} not found at {path}: materialize raw_{source} first")
+        raise FileNotFoundError(
+            f"raw {source} for {host} {key} not found at {path}: materialize raw_{source} first"
+        )
     df = read_parquet(path)
     return {str(m): bytes(d) for m, d in zip(df["member"], df["data"], strict=True)}

@@ -24,13 +24,17 @@ def load_template_miner(storage_root: str) -> TemplateMiner:
     """The current miner; raises with the fix when none was mined yet."""
     path = template_state_path(storage_root)
     if not exists(path):
-        raise FileNotFoundError(f"no template miner state at {path}: materialize the `log_templates` asset first")
+        raise FileNotFoundError(
+            f"no template miner state at {path}: materialize the `log_templates` asset first"
+        )
     return TemplateMiner.from_json(read_bytes(path).decode("utf-8"))
 
 
 def load_or_new_miner(storage_root: str, **params: object) -> TemplateMiner:
     path = template_state_path(storage_root)
-    return TemplateMiner.from_json(read_bytes(path).decode("utf-8")) if exists(path) else TemplateMiner(**params)
+    return (
+        TemplateMiner.from_json(read_bytes(path).decode("utf-8")) if exists(path) else TemplateMiner(**params)
+    )
 
 
 def load_seen(storage_root: str) -> set[str]:

@@ -26,16 +26,22 @@ def vllm_output(host: HostLog, wl: Workload) -> None:
     status = rng.random(counts.sum())
     for ns, c, p, st in zip(starts.tolist(), clients.tolist(), ports.tolist(), status.tolist(), strict=True):
         code = "200 OK" if st > 0.006 else ("400 Bad Request" if st > 0.001 else "503 Service Unavailable")
-        host.docker_line("vllm", ns, "stdout", f'INFO:     10.20.5.{c}:{p} - "POST /v1/chat/completions HTTP/1.1" {code}')
+        host.docker_line(
+            "vllm", ns, "stdout", f'INFO:     10.20.5.{c}:{p} - "POST /v1/chat/completions HTTP/1.1" {code}'
+        )
     for i in np.flatnonzero(serving & (np.arange(T) % 3 == 0)).tolist():
         ns = int(wl.t_ns[i]) + 7_000_000
-        host.docker_line("vllm", ns, "stdout", f'INFO:     172.17.0.1:{40000 + i % 20000} - "GET /health HTTP/1.1" 200 OK')
-        running = int(counts[max(0, i - 3): i + 1].sum() * 1.5)
+        host.docker_line(
+            "vllm", ns, "stdout", f'INFO:     172.17.0.1:{40000 + i % 20000} - "GET /health HTTP/1.1" 200 OK'
+        )
+        running = int(counts[max(0, i - 3) : i + 1].sum() * 1.5)
         if running == 0:
             continue
         gen = running * rng.uniform(28, 36)
         host.docker_line(
-            "vllm", ns + 2_000_000_000, "stdout",
+            "vllm",
+            ns + 2_000_000_000,
+            "stdout",
             f"INFO {ts_vllm(ns + 2 * NS)} metrics.py:351] Avg prompt throughput: {gen * 3.1:.1f} tokens/s, "
             f"Avg generation throughput: {gen:.1f} tokens/s, Running: {running} reqs, Swapped: 0 reqs, Pending: 0 reqs, "
             f"GPU KV cache usage: {min(99.0, running * 1.9):.1f}%, CPU KV cache usage: 0.0%.",
@@ -51,8 +57,10 @@ def jupyter_output(host: HostLog) -> None:
         elif r < 0.95:
             msg = f"[I {ts_py(ns)} ServerApp] 200 GET /api/kernels?{ns // NS} (alice@10.20.4.17) 1.{int(r * 90):02d}ms"
         else:
-            msg = (f"[W {ts_py(ns)} ServerApp] 404 GET /api/contents/untitled{int(r * 9)}.ipynb?content=0 "
-                   f"(alice@10.20.4.17) 2.31ms referer=None")
+            msg = (
+                f"[W {ts_py(ns)} ServerApp] 404 GET /api/contents/untitled{int(r * 9)}.ipynb?content=0 "
+                f"(alice@10.20.4.17) 2.31ms referer=None"
+            )
         host.docker_line("jupyter", ns, "stderr", msg)
 
 
@@ -66,7 +74,9 @@ def database_output(host: HostLog) -> None:
         host.docker_line("postgres", ns, "stderr", f"{ts_py(ns)} UTC [27] LOG:  checkpoint starting: time")
         end = ns + int(rng.integers(2, 30)) * NS
         host.docker_line(
-            "postgres", end, "stderr",
+            "postgres",
+            end,
+            "stderr",
             f"{ts_py(end)} UTC [27] LOG:  checkpoint complete: wrote {wrote} buffers ({wrote / 163.84:.1f}%); "
             f"0 WAL file(s) added, 0 removed, 0 recycled; write={(end - ns) / NS - 0.1:.3f} s, sync=0.0{wrote % 90:02d} s, "
             f"total={(end - ns) / NS:.3f} s; sync files={wrote // 9}, longest=0.004 s, average=0.001 s; "
@@ -75,13 +85,32 @@ def database_output(host: HostLog) -> None:
         changes = int(rng.integers(0, 400))
         if changes >= 100:
             pid = host.next_pid()
-            host.docker_line("redis", ns + NS, "stdout", f"1:M {ts_redis(ns + NS)} * {changes} changes in 300 seconds. Saving...")
-            host.docker_line("redis", ns + NS + 2_000_000, "stdout", f"1:M {ts_redis(ns + NS)} * Background saving started by pid {pid}")
-            host.docker_line("redis", ns + NS + 90_000_000, "stdout", f"{pid}:C {ts_redis(ns + NS)} * DB saved on disk")
-            host.docker_line("redis", ns + NS + 110_000_000, "stdout", f"1:M {ts_redis(ns + NS)} * Background saving terminated with success")
+            host.docker_line(
+                "redis",
+                ns + NS,
+                "stdout",
+                f"1:M {ts_redis(ns + NS)} * {changes} changes in 300 seconds. Saving...",
+            )
+            host.docker_line(
+                "redis",
+                ns + NS + 2_000_000,
+                "stdout",
+                f"1:M {ts_redis(ns + NS)} * Background saving started by pid {pid}",
+            )
+            host.docker_line(
+                "redis", ns + NS + 90_000_000, "stdout", f"{pid}:C {ts_redis(ns + NS)} * DB saved on disk"
+            )
+            host.docker_line(
+                "redis",
+                ns + NS + 110_000_000,
+                "stdout",
+                f"1:M {ts_redis(ns + NS)} * Background saving terminated with success",
+            )
     for ns in poisson_times(host, 0.12):
         host.docker_line(
-            "node-exporter", ns, "stderr",
-            f"ts={ts_rfc(ns)} caller=stdlib.go:105 level=error msg=\"error encoding and sending metric family: "
-            f"write tcp 172.17.0.3:9100->172.17.0.1:{int(rng.integers(32768, 60999))}: write: broken pipe\"",
+            "node-exporter",
+            ns,
+            "stderr",
+            f'ts={ts_rfc(ns)} caller=stdlib.go:105 level=error msg="error encoding and sending metric family: '
+            f'write tcp 172.17.0.3:9100->172.17.0.1:{int(rng.integers(32768, 60999))}: write: broken pipe"',
         )

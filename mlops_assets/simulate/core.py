@@ -41,7 +41,13 @@ class SimulationSummary:
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
             "faults": [
-                {"host": f.host, "fault": f.kind, "start": f.start.isoformat(), "end": f.end.isoformat(), "gpu": f.gpu}
+                {
+                    "host": f.host,
+                    "fault": f.kind,
+                    "start": f.start.isoformat(),
+                    "end": f.end.isoformat(),
+                    "gpu": f.gpu,
+                }
                 for f in self.faults
             ],
             "files": len(self.files),
@@ -65,7 +71,9 @@ def simulate(
     fault-free run or an explicit list for targeted tests.
     """
     if hosts < 1 or gpus < 1 or hours <= 0 or gpu_interval_s <= 0:
-        raise ValueError(f"need hosts>=1, gpus>=1, hours>0, gpu_interval_s>0; got {hosts=}, {gpus=}, {hours=}, {gpu_interval_s=}")
+        raise ValueError(
+            f"need hosts>=1, gpus>=1, hours>0, gpu_interval_s>0; got {hosts=}, {gpus=}, {hours=}, {gpu_interval_s=}"
+        )
     start = start.astimezone(UTC)
     start_ns = to_ns(start)
     end_ns = start_ns + int(round(hours * 3600)) * NS

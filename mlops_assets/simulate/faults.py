@@ -30,15 +30,39 @@ def _traceback(frames: list[tuple[str, int, str, str]], error: str) -> str:
 def _cuda_crash(host: HostLog, wl: Workload, ns: int, error: str) -> None:
     """The inference server hits a CUDA error mid-request, dumps a traceback and exits 1."""
     tb = _traceback(
-        [(f"{SITE}/vllm/engine/async_llm_engine.py", 1098, "generate", "async for output in await self.add_request("),
-         (f"{SITE}/vllm/worker/model_runner.py", 1654, "execute_model", "hidden_or_intermediate_states = model_executable("),
-         (f"{SITE}/torch/nn/modules/module.py", 1747, "_call_impl", "return forward_call(*args, **kwargs)")],
+        [
+            (
+                f"{SITE}/vllm/engine/async_llm_engine.py",
+                1098,
+                "generate",
+                "async for output in await self.add_request(",
+            ),
+            (
+                f"{SITE}/vllm/worker/model_runner.py",
+                1654,
+                "execute_model",
+                "hidden_or_intermediate_states = model_executable(",
+            ),
+            (
+                f"{SITE}/torch/nn/modules/module.py",
+                1747,
+                "_call_impl",
+                "return forward_call(*args, **kwargs)",
+            ),
+        ],
         f"RuntimeError: CUDA error: {error}",
     )
-    host.docker_line("vllm", ns, "stdout", f"ERROR {ts_vllm(ns)} async_llm_engine.py:65] Engine background task failed")
+    host.docker_line(
+        "vllm", ns, "stdout", f"ERROR {ts_vllm(ns)} async_llm_engine.py:65] Engine background task failed"
+    )
     host.docker_line("vllm", ns + 1_000_000, "stderr", tb)
-    host.docker_line("vllm", ns + 9_000_000, "stderr", "CUDA kernel errors might be asynchronously reported at some other API call, "
-                     "so the stacktrace below might be incorrect.\nFor debugging consider passing CUDA_LAUNCH_BLOCKING=1")
+    host.docker_line(
+        "vllm",
+        ns + 9_000_000,
+        "stderr",
+        "CUDA kernel errors might be asynchronously reported at some other API call, "
+        "so the stacktrace below might be incorrect.\nFor debugging consider passing CUDA_LAUNCH_BLOCKING=1",
+    )
     ct.die(host, "vllm", ns + 2 * NS, 1)
 
 
@@ -57,28 +81,57 @@ def xid79(host: HostLog, wl: Workload, f: FaultSpec, s: int, e: int) -> None:
     host.kernel(s, f"NVRM: GPU at {pci}: {host.uuids[g]}", 3)
     host.kernel(s + 1000, f"NVRM: Xid ({pci}): 79, pid={pid}, name=python3, GPU has fallen off the bus.", 3)
     host.kernel(s + 2000, f"NVRM: GPU {pci[4:]}.0: GPU has fallen off the bus.", 3)
-    for i, part in enumerate(("A GPU crash dump has been created. If possible, please run",
-                              "nvidia-bug-report.sh as root to collect this data before",
-                              "the NVIDIA kernel module is unloaded.")):
+    for i, part in enumerate(
+        (
+            "A GPU crash dump has been created. If possible, please run",
+            "nvidia-bug-report.sh as root to collect this data before",
+            "the NVIDIA kernel module is unloaded.",
+        )
+    ):
         host.kernel(s + 3000 + i, f"NVRM: {part}", 3)
     sel = wl.mask(s, e)
     wl.missing[sel, g] = True
     for i in np.flatnonzero(sel).tolist():
-        wl.error_lines.setdefault(i, []).append(f"Unable to determine the device handle for GPU {host.pci[g]}: Unknown Error")
+        wl.error_lines.setdefault(i, []).append(
+            f"Unable to determine the device handle for GPU {host.pci[g]}: Unknown Error"
+        )
     _cuda_crash(host, wl, s + 800_000_000, "unspecified launch failure")
     mark_vllm_down(wl, s, e + ct.VLLM_LOAD_S * NS)
     # restart policy keeps trying; engine init fails on the missing device every time
     ns = s + 3 * NS
     while ns + 40 * NS < e:
         ct.start(host, "vllm", ns, output=False)
-        host.docker_line("vllm", ns + 3 * NS, "stdout", f"INFO {ts_vllm(ns + 3 * NS)} api_server.py:528] vLLM API server version 0.6.3")
-        host.docker_line("vllm", ns + 6 * NS, "stderr", _traceback(
-            [(f"{SITE}/vllm/executor/multiproc_gpu_executor.py", 58, "_init_executor", "cuda_device_count = cuda_device_count_stateless()")],
-            "RuntimeError: CUDA driver initialization failed, you might not have a CUDA gpu."))
+        host.docker_line(
+            "vllm",
+            ns + 3 * NS,
+            "stdout",
+            f"INFO {ts_vllm(ns + 3 * NS)} api_server.py:528] vLLM API server version 0.6.3",
+        )
+        host.docker_line(
+            "vllm",
+            ns + 6 * NS,
+            "stderr",
+            _traceback(
+                [
+                    (
+                        f"{SITE}/vllm/executor/multiproc_gpu_executor.py",
+                        58,
+                        "_init_executor",
+                        "cuda_device_count = cuda_device_count_stateless()",
+                    )
+                ],
+                "RuntimeError: CUDA driver initialization failed, you might not have a CUDA gpu.",
+            ),
+        )
         ct.die(host, "vllm", ns + 7 * NS, 1)
         ns += int(min(60, 0.1 * 2 ** min(10, (ns - s) // (30 * NS)))) * NS + 8 * NS
-    host.journal(e - 20 * NS, "sudo", f"    ops : TTY=pts/1 ; PWD=/home/ops ; USER=root ; COMMAND=/usr/bin/nvidia-smi -r -i {g}",
-                 pid=host.next_pid(), uid=1002)
+    host.journal(
+        e - 20 * NS,
+        "sudo",
+        f"    ops : TTY=pts/1 ; PWD=/home/ops ; USER=root ; COMMAND=/usr/bin/nvidia-smi -r -i {g}",
+        pid=host.next_pid(),
+        uid=1002,
+    )
     ct.start(host, "vllm", e)
 
 
@@ -89,18 +142,30 @@ def ecc_errors(host: HostLog, wl: Workload, f: FaultSpec, s: int, e: int) -> Non
     times = sorted(s + int(x) for x in rng.integers(0, max(1, (e - s) // 2), n))
     times[0] = s
     for k, ns in enumerate(times):
-        host.kernel(ns, f"NVRM: Xid ({pci}): 48, pid={host.next_pid()}, name=python3, An uncorrectable double bit error (DBE) "
-                    f"has been detected on GPU in the framebuffer at partition {int(rng.integers(0, 8))}, subpartition 0.", 3)
-        host.kernel(ns + 5000, f"NVRM: Xid ({pci}): 63, pid='<unknown>', name=<unknown>, Row Remapper: New row "
-                    f"(0x{int(rng.integers(0, 2**31)):016x}) marked for remapping, reset gpu to activate.", 4)
+        host.kernel(
+            ns,
+            f"NVRM: Xid ({pci}): 48, pid={host.next_pid()}, name=python3, An uncorrectable double bit error (DBE) "
+            f"has been detected on GPU in the framebuffer at partition {int(rng.integers(0, 8))}, subpartition 0.",
+            3,
+        )
+        host.kernel(
+            ns + 5000,
+            f"NVRM: Xid ({pci}): 63, pid='<unknown>', name=<unknown>, Row Remapper: New row "
+            f"(0x{int(rng.integers(0, 2**31)):016x}) marked for remapping, reset gpu to activate.",
+            4,
+        )
         wl.ecc[wl.mask(ns, e), g] += int(rng.integers(1, 4))
         _cuda_crash(host, wl, ns + 300_000_000, "uncorrectable ECC error encountered")
         up = ns + 3 * NS
         ct.start(host, "vllm", up)
         mark_vllm_down(wl, ns, min(e, up + ct.VLLM_LOAD_S * NS))
         if k == len(times) - 1:
-            host.kernel(min(e - NS, ns + 60 * NS), f"NVRM: Xid ({pci}): 64, pid='<unknown>', name=<unknown>, "
-                        "Row Remapper Error: failed to record row remapping, reset gpu to activate.", 3)
+            host.kernel(
+                min(e - NS, ns + 60 * NS),
+                f"NVRM: Xid ({pci}): 64, pid='<unknown>', name=<unknown>, "
+                "Row Remapper Error: failed to record row remapping, reset gpu to activate.",
+                3,
+            )
 
 
 def container_oom(host: HostLog, wl: Workload, f: FaultSpec, s: int, e: int) -> None:
@@ -111,30 +176,53 @@ def container_oom(host: HostLog, wl: Workload, f: FaultSpec, s: int, e: int) -> 
         rss = int(rng.integers(60_000_000, 62_000_000))
         scope = f"/system.slice/docker-{c.id}.scope"
         host.kernel(ns, "python3 invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0", 4)
-        host.kernel(ns + 2000, f"oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=docker-{c.id}.scope,mems_allowed=0-1,"
-                    f"oom_memcg={scope},task_memcg={scope},task=python3,pid={pid},uid=1000", 6)
-        host.kernel(ns + 3000, f"Memory cgroup out of memory: Killed process {pid} (python3) total-vm:{rss + 9_812_344}kB, "
-                    f"anon-rss:{rss}kB, file-rss:{int(rng.integers(40_000, 90_000))}kB, shmem-rss:0kB, UID:1000 "
-                    f"pgtables:{rss // 4000}kB oom_score_adj:0", 3)
-        host.kernel(ns + 60_000_000, f"oom_reaper: reaped process {pid} (python3), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB", 6)
+        host.kernel(
+            ns + 2000,
+            f"oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=docker-{c.id}.scope,mems_allowed=0-1,"
+            f"oom_memcg={scope},task_memcg={scope},task=python3,pid={pid},uid=1000",
+            6,
+        )
+        host.kernel(
+            ns + 3000,
+            f"Memory cgroup out of memory: Killed process {pid} (python3) total-vm:{rss + 9_812_344}kB, "
+            f"anon-rss:{rss}kB, file-rss:{int(rng.integers(40_000, 90_000))}kB, shmem-rss:0kB, UID:1000 "
+            f"pgtables:{rss // 4000}kB oom_score_adj:0",
+            3,
+        )
+        host.kernel(
+            ns + 60_000_000,
+            f"oom_reaper: reaped process {pid} (python3), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB",
+            6,
+        )
         ct.die(host, "jupyter", ns + 5_000_000, 137, oom=True)
         ct.start(host, "jupyter", ns + 1_100_000_000)
 
 
 UNITS = {
-    "nvidia-fabricmanager.service": ("nv-fabricmanager", "NVIDIA fabric manager service",
-                                     "request to query NVSwitch device information from NVSwitch driver failed"),
-    "dcgm-exporter.service": ("dcgm-exporter", "DCGM Exporter",
-                              'level=fatal msg="Error starting nv-hostengine: DCGM initialization error"'),
-    "model-sync.service": ("python3", "Model weights sync",
-                           'botocore.exceptions.EndpointConnectionError: Could not connect to the endpoint URL: "https://s3.internal/models"'),
+    "nvidia-fabricmanager.service": (
+        "nv-fabricmanager",
+        "NVIDIA fabric manager service",
+        "request to query NVSwitch device information from NVSwitch driver failed",
+    ),
+    "dcgm-exporter.service": (
+        "dcgm-exporter",
+        "DCGM Exporter",
+        'level=fatal msg="Error starting nv-hostengine: DCGM initialization error"',
+    ),
+    "model-sync.service": (
+        "python3",
+        "Model weights sync",
+        'botocore.exceptions.EndpointConnectionError: Could not connect to the endpoint URL: "https://s3.internal/models"',
+    ),
 }
 
 
 def unit_crash_loop(host: HostLog, wl: Workload, f: FaultSpec, s: int, e: int) -> None:
     unit = sorted(UNITS)[int(host.rng.integers(0, len(UNITS)))]
     ident, desc, error = UNITS[unit]
-    sysd = lambda ns, msg, prio=6: host.journal(ns, "systemd", msg, priority=prio, unit=None, pid=1, transport="journal")  # noqa: E731
+    sysd = lambda ns, msg, prio=6: host.journal(
+        ns, "systemd", msg, priority=prio, unit=None, pid=1, transport="journal"
+    )  # noqa: E731
     ns, n = s, 0
     while ns + 12 * NS < e - 2 * NS:
         pid = host.next_pid()
@@ -155,9 +243,16 @@ def container_restart_loop(host: HostLog, wl: Workload, f: FaultSpec, s: int, e:
     started = ct.restart(host, "vllm", s)  # a config change is rolled out with a routine restart
     mark_vllm_down(wl, s, e + ct.VLLM_LOAD_S * NS)
     tb = _traceback(
-        [("<frozen runpy>", 198, "_run_module_as_main", "return _run_code(code, main_globals, None,"),
-         (f"{SITE}/vllm/entrypoints/openai/api_server.py", 585, "<module>", "uvloop.run(run_server(args))"),
-         (f"{SITE}/vllm/engine/arg_utils.py", 1021, "create_engine_config", "raise ValueError(")],
+        [
+            ("<frozen runpy>", 198, "_run_module_as_main", "return _run_code(code, main_globals, None,"),
+            (
+                f"{SITE}/vllm/entrypoints/openai/api_server.py",
+                585,
+                "<module>",
+                "uvloop.run(run_server(args))",
+            ),
+            (f"{SITE}/vllm/engine/arg_utils.py", 1021, "create_engine_config", "raise ValueError("),
+        ],
         "ValueError: The model's max seq len (131072) is larger than the maximum number of tokens that can be stored in "
         "KV cache (98304). Try increasing `gpu_memory_utilization` or decreasing `max_model_len` when initializing the engine.",
     )
@@ -177,9 +272,19 @@ def power_cap(host: HostLog, wl: Workload, f: FaultSpec, s: int, e: int) -> None
     cap = max(host.model.min_power_limit_w, round(host.model.power_limit_w * 0.35))
     wl.power_limit[wl.mask(s, e), :] = cap
     for ns, watts in ((s + 500_000_000, cap), (e - 2 * NS, host.model.power_limit_w)):
-        host.journal(ns, "sudo", f"  ops : TTY=pts/3 ; PWD=/home/ops ; USER=root ; COMMAND=/usr/bin/nvidia-smi -pl {watts:.0f}",
-                     pid=host.next_pid(), uid=1002)
-    host.journal(s, "sudo", "pam_unix(sudo:session): session opened for user root(uid=0) by ops(uid=1002)", pid=host.next_pid())
+        host.journal(
+            ns,
+            "sudo",
+            f"  ops : TTY=pts/3 ; PWD=/home/ops ; USER=root ; COMMAND=/usr/bin/nvidia-smi -pl {watts:.0f}",
+            pid=host.next_pid(),
+            uid=1002,
+        )
+    host.journal(
+        s,
+        "sudo",
+        "pam_unix(sudo:session): session opened for user root(uid=0) by ops(uid=1002)",
+        pid=host.next_pid(),
+    )
 
 
 def ssh_bruteforce(host: HostLog, wl: Workload, f: FaultSpec, s: int, e: int) -> None:
@@ -188,11 +293,24 @@ def ssh_bruteforce(host: HostLog, wl: Workload, f: FaultSpec, s: int, e: int) ->
     times = np.sort(rng.integers(s, e - NS, n))
     users = ("admin", "root", "test", "ubuntu", "user", "postgres", "oracle", "git", "deploy", "ftpuser")
     ip = f"203.0.113.{int(rng.integers(2, 250))}"
-    for ns, u, port in zip(times.tolist(), rng.integers(0, len(users), n).tolist(), rng.integers(30000, 65000, n).tolist(), strict=True):
+    for ns, u, port in zip(
+        times.tolist(),
+        rng.integers(0, len(users), n).tolist(),
+        rng.integers(30000, 65000, n).tolist(),
+        strict=True,
+    ):
         pid = host.next_pid()
-        host.journal(ns, "sshd", f"Invalid user {users[u]} from {ip} port {port}", unit="ssh.service", pid=pid)
-        host.journal(ns + 900_000_000, "sshd", f"Failed password for invalid user {users[u]} from {ip} port {port} ssh2",
-                     priority=5, unit="ssh.service", pid=pid)
+        host.journal(
+            ns, "sshd", f"Invalid user {users[u]} from {ip} port {port}", unit="ssh.service", pid=pid
+        )
+        host.journal(
+            ns + 900_000_000,
+            "sshd",
+            f"Failed password for invalid user {users[u]} from {ip} port {port} ssh2",
+            priority=5,
+            unit="ssh.service",
+            pid=pid,
+        )
 
 
 def disk_full(host: HostLog, wl: Workload, f: FaultSpec, s: int, e: int) -> None:
@@ -201,28 +319,74 @@ def disk_full(host: HostLog, wl: Workload, f: FaultSpec, s: int, e: int) -> None
         c = host.containers[("vllm", "jupyter", "postgres")[int(rng.integers(0, 3))]]
         r = int(rng.integers(0, 5))
         if r == 0:
-            host.journal(ns, "dockerd", f'time="{ts_rfc(ns)}" level=error msg="Error writing log message" container={c.id} driver=json-file '
-                         f'error="write /var/lib/docker/containers/{c.id}/{c.id}-json.log: no space left on device"',
-                         priority=3, unit="docker.service", pid=ct.DOCKERD_PID, transport="stdout")
+            host.journal(
+                ns,
+                "dockerd",
+                f'time="{ts_rfc(ns)}" level=error msg="Error writing log message" container={c.id} driver=json-file '
+                f'error="write /var/lib/docker/containers/{c.id}/{c.id}-json.log: no space left on device"',
+                priority=3,
+                unit="docker.service",
+                pid=ct.DOCKERD_PID,
+                transport="stdout",
+            )
         elif r == 1:
-            host.journal(ns, "containerd", f'time="{ts_rfc(ns)}" level=error msg="failed to write snapshot" error="write '
-                         f'/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/metadata.db: no space left on device"',
-                         priority=3, unit="containerd.service", pid=ct.CONTAINERD_PID, transport="stdout")
+            host.journal(
+                ns,
+                "containerd",
+                f'time="{ts_rfc(ns)}" level=error msg="failed to write snapshot" error="write '
+                f'/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/metadata.db: no space left on device"',
+                priority=3,
+                unit="containerd.service",
+                pid=ct.CONTAINERD_PID,
+                transport="stdout",
+            )
         elif r == 2:
-            host.docker_line("postgres", ns, "stderr", f"{ts_py(ns)} UTC [{host.next_pid()}] ERROR:  could not extend file "
-                             f'"base/16384/{int(rng.integers(16000, 17000))}": No space left on device')
-            host.docker_line("postgres", ns + 1000, "stderr", f"{ts_py(ns)} UTC [{host.next_pid()}] HINT:  Check free disk space.")
+            host.docker_line(
+                "postgres",
+                ns,
+                "stderr",
+                f"{ts_py(ns)} UTC [{host.next_pid()}] ERROR:  could not extend file "
+                f'"base/16384/{int(rng.integers(16000, 17000))}": No space left on device',
+            )
+            host.docker_line(
+                "postgres",
+                ns + 1000,
+                "stderr",
+                f"{ts_py(ns)} UTC [{host.next_pid()}] HINT:  Check free disk space.",
+            )
         elif r == 3:
-            host.docker_line("vllm", ns, "stderr", _traceback(
-                [(f"{SITE}/vllm/entrypoints/logger.py", 41, "log_inputs", "self._file.write(line)")],
-                "OSError: [Errno 28] No space left on device"))
+            host.docker_line(
+                "vllm",
+                ns,
+                "stderr",
+                _traceback(
+                    [(f"{SITE}/vllm/entrypoints/logger.py", 41, "log_inputs", "self._file.write(line)")],
+                    "OSError: [Errno 28] No space left on device",
+                ),
+            )
         else:
-            host.docker_line("jupyter", ns, "stderr", f"[E {ts_py(ns)} ServerApp] Error while saving file: experiments/run.ipynb "
-                             "[Errno 28] No space left on device")
-            host.journal(ns + NS, "CRON", "(CRON) error (can't write pidfile: No space left on device)", priority=3,
-                         unit="cron.service", pid=host.next_pid())
-    host.journal(e - 60 * NS, "sudo", "    ops : TTY=pts/0 ; PWD=/home/ops ; USER=root ; COMMAND=/usr/bin/docker system prune -af",
-                 pid=host.next_pid(), uid=1002)
+            host.docker_line(
+                "jupyter",
+                ns,
+                "stderr",
+                f"[E {ts_py(ns)} ServerApp] Error while saving file: experiments/run.ipynb "
+                "[Errno 28] No space left on device",
+            )
+            host.journal(
+                ns + NS,
+                "CRON",
+                "(CRON) error (can't write pidfile: No space left on device)",
+                priority=3,
+                unit="cron.service",
+                pid=host.next_pid(),
+            )
+    host.journal(
+        e - 60 * NS,
+        "sudo",
+        "    ops : TTY=pts/0 ; PWD=/home/ops ; USER=root ; COMMAND=/usr/bin/docker system prune -af",
+        pid=host.next_pid(),
+        uid=1002,
+    )
 
 
 INJECTORS: dict[str, Callable[[HostLog, Workload, FaultSpec, int, int], None]] = {

@@ -36,7 +36,9 @@ class GpuModel:
 
 
 H100_SXM = GpuModel("NVIDIA H100 80GB HBM3", 81559, 700.0, 200.0, 69.0, 1980, 345, False, "P0", "P0")
-RTX_6000_ADA = GpuModel("NVIDIA RTX 6000 Ada Generation", 49140, 300.0, 100.0, 22.0, 2505, 210, True, "P8", "P2")
+RTX_6000_ADA = GpuModel(
+    "NVIDIA RTX 6000 Ada Generation", 49140, 300.0, 100.0, 22.0, 2505, 210, True, "P8", "P2"
+)
 
 
 @dataclass
@@ -101,7 +103,11 @@ class HostLog:
         self.model = gpu_model_for(self.index)
         self.uuids = [self._uuid() for _ in range(self.gpus)]
         self.pci = [f"00000000:{PCI_BUSES[i].upper()}:00.0" for i in range(self.gpus)]
-        self.boot_id, self.machine_id, self.seqnum_id = _hex(self.rng, 32), _hex(self.rng, 32), _hex(self.rng, 32)
+        self.boot_id, self.machine_id, self.seqnum_id = (
+            _hex(self.rng, 32),
+            _hex(self.rng, 32),
+            _hex(self.rng, 32),
+        )
         self.boot_ns = self.start_ns - int(self.rng.integers(2 * 86400, 30 * 86400)) * NS
         self._pid = int(self.rng.integers(40_000, 90_000))
 

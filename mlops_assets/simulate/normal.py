@@ -58,7 +58,9 @@ def plan_workload(host: HostLog, interval_s: float) -> Workload:
     """Load curve and per-GPU utilisation/memory of a normal day."""
     rng = host.rng
     n = int((host.end_ns - host.start_ns) // int(interval_s * NS))
-    t_ns = host.start_ns + np.arange(n, dtype=np.int64) * int(interval_s * NS) + rng.integers(0, 40_000_000, n)
+    t_ns = (
+        host.start_ns + np.arange(n, dtype=np.int64) * int(interval_s * NS) + rng.integers(0, 40_000_000, n)
+    )
     load = 0.06 + 0.6 * daytime(t_ns)
     for b in poisson_times(host, 1.0, 0.3 + daytime(np.arange(host.start_ns, host.end_ns, 60 * NS))):
         dur = float(np.clip(rng.exponential(420), 60, 1500)) * NS
@@ -73,7 +75,7 @@ def plan_workload(host: HostLog, interval_s: float) -> Workload:
         wl.util[:, g] = np.where(wl.util[:, g] < 3, 0, wl.util[:, g])
         wl.mem[:, g] = 0.9 * m.mem_total_mib + rng.integers(-300, 300)
     rest = [g for g in range(G) if g not in wl.vllm_gpus]
-    notebook_gpus, batch_gpus = rest[: max(0, G // 4)], rest[max(0, G // 4):]
+    notebook_gpus, batch_gpus = rest[: max(0, G // 4)], rest[max(0, G // 4) :]
     for s in poisson_times(host, 0.35, daytime(np.arange(host.start_ns, host.end_ns, 60 * NS))):
         e = s + int(rng.integers(15, 150)) * 60 * NS
         sel = (t_ns >= s) & (t_ns < e)
@@ -86,7 +88,10 @@ def plan_workload(host: HostLog, interval_s: float) -> Workload:
             wl.mem[idle, g] = np.maximum(wl.mem[idle, g], 612)
         if rng.random() < 0.15:  # user interrupts a CUDA kernel: benign Xid 43
             g = notebook_gpus[0] if notebook_gpus else 0
-            host.kernel(e - NS, f"NVRM: Xid ({host.kernel_pci(g)}): 43, pid={host.next_pid()}, name=python3, Ch 00000008")
+            host.kernel(
+                e - NS,
+                f"NVRM: Xid ({host.kernel_pci(g)}): 43, pid={host.next_pid()}, name=python3, Ch 00000008",
+            )
     for s in daily(host, 2.0, 600):
         e = s + int(rng.integers(25, 45)) * 60 * NS
         sel = (t_ns >= s) & (t_ns < e)
@@ -102,10 +107,14 @@ def _batch_job(host: HostLog, s: int, e: int) -> None:
     from mlops_assets.simulate.host import Container
 
     pid = host.next_pid()
-    host.journal(s - 300_000_000, "CRON", "(root) CMD (/usr/local/bin/embed-refresh.sh)", unit="cron.service", pid=pid)
+    host.journal(
+        s - 300_000_000, "CRON", "(root) CMD (/usr/local/bin/embed-refresh.sh)", unit="cron.service", pid=pid
+    )
     cid = "".join(f"{int(b):02x}" for b in host.rng.integers(0, 256, size=32))
     name = f"embed-refresh-{s // NS % 100000}"
-    host.containers[name] = Container(name, "registry.local/embedder:2.3.1", "python embed.py", "", cid, s, s, removed=True)
+    host.containers[name] = Container(
+        name, "registry.local/embedder:2.3.1", "python embed.py", "", cid, s, s, removed=True
+    )
     host.event(s - 200_000_000, name, "create")
     ct.start(host, name, s, output=False)
     ct.die(host, name, e, 0)
@@ -134,7 +143,13 @@ def nightly_restarts(host: HostLog, wl: Workload, blocked: list[tuple[int, int]]
         if any(s - 600 * NS <= ns <= e + 600 * NS for s, e in blocked):
             continue
         pid = host.next_pid()
-        host.journal(ns - NS, "CRON", "(root) CMD (/usr/local/bin/nightly-restart.sh vllm jupyter)", unit="cron.service", pid=pid)
+        host.journal(
+            ns - NS,
+            "CRON",
+            "(root) CMD (/usr/local/bin/nightly-restart.sh vllm jupyter)",
+            unit="cron.service",
+            pid=pid,
+        )
         started = ct.restart(host, "vllm", ns)
         mark_vllm_down(wl, ns, started + ct.VLLM_LOAD_S * NS)
         ct.restart(host, "jupyter", ns + 20 * NS)

@@ -44,7 +44,9 @@ class FaultSpec:
         return FAULT_SOURCES[self.kind]
 
 
-def default_schedule(hosts: list[str], gpus: int, start: datetime, hours: float, seed: int) -> list[FaultSpec]:
+def default_schedule(
+    hosts: list[str], gpus: int, start: datetime, hours: float, seed: int
+) -> list[FaultSpec]:
     """Every fault kind once, spread over hosts and time, seeded; fan failures go to the first
     host because only its boards have fans (gpu-node-01, -03, ... are fan-cooled)."""
     rng = np.random.default_rng([seed, 0xFA17])
@@ -94,17 +96,23 @@ def validate(faults: list[FaultSpec], hosts: list[str], gpus: int, start: dateti
         if f.host not in hosts:
             raise ValueError(f"fault {f.kind} targets unknown host {f.host!r}; simulated hosts: {hosts}")
         if not (start <= f.start < f.end <= end):
-            raise ValueError(f"fault {f.kind} on {f.host} [{f.start}, {f.end}) is not inside [{start}, {end})")
+            raise ValueError(
+                f"fault {f.kind} on {f.host} [{f.start}, {f.end}) is not inside [{start}, {end})"
+            )
         if f.gpu is not None and not 0 <= f.gpu < gpus:
             raise ValueError(f"fault {f.kind} on {f.host} targets GPU {f.gpu} but hosts have {gpus} GPUs")
         if f.kind == "fan_failure" and hosts.index(f.host) % 2 == 1:
-            raise ValueError(f"fan_failure on {f.host}: its H100 SXM boards report no fan; use gpu-node-01/-03/...")
+            raise ValueError(
+                f"fan_failure on {f.host}: its H100 SXM boards report no fan; use gpu-node-01/-03/..."
+            )
         by_host.setdefault(f.host, []).append(f)
     for host, fs in by_host.items():
         fs.sort(key=lambda f: f.start)
         for a, b in zip(fs, fs[1:], strict=False):
             if b.start < a.end:
-                raise ValueError(f"faults {a.kind} and {b.kind} overlap on {host}: one fault at a time per host")
+                raise ValueError(
+                    f"faults {a.kind} and {b.kind} overlap on {host}: one fault at a time per host"
+                )
 
 
 def _iso(ts: datetime) -> str:
@@ -126,7 +134,9 @@ def read_labels(path: str | Path) -> pd.DataFrame:
     df = pd.read_csv(path, dtype={"host": "string", "fault": "string", "sources": "string"})
     missing = [c for c in LABEL_COLUMNS if c not in df.columns]
     if missing:
-        raise ValueError(f"{path} is not a labels file: missing columns {missing}; expected {list(LABEL_COLUMNS)}")
+        raise ValueError(
+            f"{path} is not a labels file: missing columns {missing}; expected {list(LABEL_COLUMNS)}"
+        )
     for col in ("start", "end"):
         df[col] = pd.to_datetime(df[col], utc=True).astype("datetime64[ns, UTC]")
     return df[list(LABEL_COLUMNS)]

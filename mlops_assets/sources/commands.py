@@ -89,7 +89,9 @@ def gpu_sampler(log_path: str, interval_s: float) -> str:
     )
 
 
-def journal(start: datetime, end: datetime, after_cursor: str | None, kernel: bool, units: tuple[str, ...] = ()) -> str:
+def journal(
+    start: datetime, end: datetime, after_cursor: str | None, kernel: bool, units: tuple[str, ...] = ()
+) -> str:
     """journalctl JSON for the window: resume after the cursor when contiguous, else by time."""
     parts = ["journalctl", "-o", "json", "--no-pager"]
     if kernel:

@@ -41,7 +41,9 @@ class CursorStore:
             return {}
         try:
             raw = json.loads(path.read_text())
-            return {k: SourceCursor(cursor=v.get("cursor"), window_end=v["window_end"]) for k, v in raw.items()}
+            return {
+                k: SourceCursor(cursor=v.get("cursor"), window_end=v["window_end"]) for k, v in raw.items()
+            }
         except (ValueError, KeyError, AttributeError) as exc:
             raise RuntimeError(
                 f"cursor file {path} is corrupt ({exc}); delete it to re-collect by time windows"
@@ -60,5 +62,7 @@ class CursorStore:
         keep = cursor if cursor is not None else (current.cursor if current else None)
         state[source] = SourceCursor(cursor=keep, window_end=end_iso)
         self.directory.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self._path(host), json.dumps({k: asdict(v) for k, v in state.items()}, indent=1) + "\n")
+        atomic_write_text(
+            self._path(host), json.dumps({k: asdict(v) for k, v in state.items()}, indent=1) + "\n"
+        )
         return True

@@ -32,7 +32,9 @@ from mlops_assets.sources.base import (
 TAIL_BYTES = 64 * 1024
 _SMI_TS = re.compile(rb"^(\d{4})/(\d{2})/(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?\s*,")
 _JOURNAL_TS = re.compile(rb'"__REALTIME_TIMESTAMP"\s*:\s*"(\d+)"')
-_DOCKER_TS = re.compile(rb"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2}) ")
+_DOCKER_TS = re.compile(
+    rb"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2}) "
+)
 _EVENT_NANO = re.compile(rb'"timeNano"\s*:\s*(\d+)')
 _EVENT_SEC = re.compile(rb'"time"\s*:\s*(\d+)')
 _SMI_HEADER = b"timestamp"
@@ -115,9 +117,13 @@ def safe_extract(archive: Path, dest: Path) -> Path:
         for m in members:
             p = PurePosixPath(m.name)
             if p.is_absolute() or ".." in p.parts or m.name.startswith(("/", "\\")):
-                raise ValueError(f"refusing archive {archive}: member {m.name!r} escapes the extraction folder")
+                raise ValueError(
+                    f"refusing archive {archive}: member {m.name!r} escapes the extraction folder"
+                )
             if not (m.isfile() or m.isdir()):
-                raise ValueError(f"refusing archive {archive}: member {m.name!r} is a link or device, only files are allowed")
+                raise ValueError(
+                    f"refusing archive {archive}: member {m.name!r} is a link or device, only files are allowed"
+                )
         dest.mkdir(parents=True, exist_ok=True)
         tar.extractall(dest, members=members, filter="data")
     return dest
@@ -130,7 +136,9 @@ class DirectorySource(LogSource):
         root = Path(root)
         if root.is_file() and root.name.endswith((".tar.gz", ".tgz")):
             stem = root.name.removesuffix(".tar.gz").removesuffix(".tgz")
-            digest = hashlib.sha256(f"{root.stat().st_size}:{root.stat().st_mtime_ns}".encode()).hexdigest()[:12]
+            digest = hashlib.sha256(f"{root.stat().st_size}:{root.stat().st_mtime_ns}".encode()).hexdigest()[
+                :12
+            ]
             dest = Path(cache_dir) if cache_dir else root.parent / f".{stem}.extracted-{digest}"
             if not dest.is_dir():
                 tmp = dest.with_name(dest.name + ".tmp")
@@ -138,7 +146,9 @@ class DirectorySource(LogSource):
                 tmp.rename(dest)
             root = self._single_top(dest)
         if not root.is_dir():
-            raise FileNotFoundError(f"log directory {root} does not exist: point MLOPS_RAW_DIR at a folder or .tar.gz of host folders")
+            raise FileNotFoundError(
+                f"log directory {root} does not exist: point MLOPS_RAW_DIR at a folder or .tar.gz of host folders"
+            )
         self.root = root
 
     @staticmethod
@@ -155,15 +165,20 @@ class DirectorySource(LogSource):
     def _host_dir(self, host: str) -> Path:
         d = self.root / host
         if "/" in host or host.startswith(".") or not d.is_dir() or not _is_host_dir(d):
-            raise KeyError(f"unknown host {host!r} in {self.root}; known hosts: {', '.join(self.hosts()) or 'none'}")
+            raise KeyError(
+                f"unknown host {host!r} in {self.root}; known hosts: {', '.join(self.hosts()) or 'none'}"
+            )
         return d
 
     def _files(self, d: Path) -> dict[str, dict[str, Path]]:
         out: dict[str, dict[str, Path]] = {s: {} for s in SOURCES}
-        for source, member, rel in (("gpu", MEMBER_GPU, MEMBER_GPU), ("journal", MEMBER_JOURNAL, MEMBER_JOURNAL),
-                                    ("kernel", MEMBER_KERNEL, MEMBER_KERNEL),
-                                    ("docker_events", MEMBER_DOCKER_EVENTS, f"docker/{MEMBER_DOCKER_EVENTS}"),
-                                    ("docker_events", MEMBER_DOCKER_PS, f"docker/{MEMBER_DOCKER_PS}")):
+        for source, member, rel in (
+            ("gpu", MEMBER_GPU, MEMBER_GPU),
+            ("journal", MEMBER_JOURNAL, MEMBER_JOURNAL),
+            ("kernel", MEMBER_KERNEL, MEMBER_KERNEL),
+            ("docker_events", MEMBER_DOCKER_EVENTS, f"docker/{MEMBER_DOCKER_EVENTS}"),
+            ("docker_events", MEMBER_DOCKER_PS, f"docker/{MEMBER_DOCKER_PS}"),
+        ):
             if (d / rel).is_file():
                 out[source][member] = d / rel
         logs = d / "docker" / "logs"
@@ -233,7 +248,14 @@ _TS_OF: dict[str, Callable[[bytes], int | None]] = {
     "docker_logs": ts_docker_log,
     "docker_events": ts_event,
 }
-_RAW_NAMES = (MEMBER_GPU, MEMBER_JOURNAL, MEMBER_KERNEL, f"docker/{MEMBER_DOCKER_EVENTS}", f"docker/{MEMBER_DOCKER_PS}", "docker/logs")
+_RAW_NAMES = (
+    MEMBER_GPU,
+    MEMBER_JOURNAL,
+    MEMBER_KERNEL,
+    f"docker/{MEMBER_DOCKER_EVENTS}",
+    f"docker/{MEMBER_DOCKER_PS}",
+    "docker/logs",
+)
 
 
 def _is_host_dir(d: Path) -> bool:

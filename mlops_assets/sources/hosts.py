@@ -80,14 +80,18 @@ class HostConfig(BaseModel):
     @classmethod
     def _name(cls, v: str) -> str:
         if not HOST_NAME_RE.match(v):
-            raise ValueError(f"host name {v!r} must match {HOST_NAME_RE.pattern} (it names files and partitions)")
+            raise ValueError(
+                f"host name {v!r} must match {HOST_NAME_RE.pattern} (it names files and partitions)"
+            )
         return v
 
     @field_validator("host_key_fingerprint")
     @classmethod
     def _fingerprint(cls, v: str | None) -> str | None:
         if v is not None and not FINGERPRINT_RE.match(v):
-            raise ValueError(f"host_key_fingerprint {v!r} must look like `ssh-keygen -lf` output: SHA256:<43 chars>")
+            raise ValueError(
+                f"host_key_fingerprint {v!r} must look like `ssh-keygen -lf` output: SHA256:<43 chars>"
+            )
         return v
 
     @field_validator("sources")
@@ -111,7 +115,9 @@ class HostConfig(BaseModel):
     @model_validator(mode="after")
     def _auth(self) -> HostConfig:
         if not self.key_file and not self.use_agent:
-            raise ValueError(f"host {self.name}: set `key_file` or `use_agent: true` (password login is not supported)")
+            raise ValueError(
+                f"host {self.name}: set `key_file` or `use_agent: true` (password login is not supported)"
+            )
         return self
 
     def key_path(self) -> str | None:

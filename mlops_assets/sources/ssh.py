@@ -65,7 +65,9 @@ class SshLogSource(LogSource):
         self.cursors = CursorStore(cursor_dir)
 
     @classmethod
-    def from_hosts_file(cls, hosts_file: str | os.PathLike[str], cursor_dir: str | os.PathLike[str]) -> SshLogSource:
+    def from_hosts_file(
+        cls, hosts_file: str | os.PathLike[str], cursor_dir: str | os.PathLike[str]
+    ) -> SshLogSource:
         return cls(load_hosts(hosts_file), cursor_dir=cursor_dir)
 
     def hosts(self) -> list[str]:
@@ -96,7 +98,9 @@ class SshLogSource(LogSource):
             res = run_command(client, job[4], cfg.timeouts.command_s, cfg.max_output_bytes)
         return job[3](checked(res, cfg.name))
 
-    def _run_all(self, client: paramiko.SSHClient, cfg: HostConfig, jobs: list[Job]) -> dict[tuple[str, str], bytes]:
+    def _run_all(
+        self, client: paramiko.SSHClient, cfg: HostConfig, jobs: list[Job]
+    ) -> dict[tuple[str, str], bytes]:
         """Run jobs on parallel channels of one connection; the first failure fails the call."""
         if not jobs:
             return {}
@@ -120,11 +124,25 @@ class SshLogSource(LogSource):
                 cursor = self._resume_cursor(host, source, start)
                 by_time = cmd.journal(start, end, None, kernel, units)
                 command = cmd.journal(start, end, cursor, kernel, units) if cursor else by_time
-                jobs.append((source, member, command, lambda b: cmd.trim_journal(b, start, end),
-                             by_time if cursor else None))
+                jobs.append(
+                    (
+                        source,
+                        member,
+                        command,
+                        lambda b: cmd.trim_journal(b, start, end),
+                        by_time if cursor else None,
+                    )
+                )
         if "docker_events" in wanted:
-            jobs.append(("docker_events", MEMBER_DOCKER_EVENTS, cmd.docker_events(start, end),
-                         lambda b: cmd.trim_docker_events(b, start, end), None))
+            jobs.append(
+                (
+                    "docker_events",
+                    MEMBER_DOCKER_EVENTS,
+                    cmd.docker_events(start, end),
+                    lambda b: cmd.trim_docker_events(b, start, end),
+                    None,
+                )
+            )
         if "docker_events" in wanted or "docker_logs" in wanted:
             jobs.append(("docker_events", MEMBER_DOCKER_PS, cmd.docker_ps(), lambda b: b, None))
 
@@ -137,9 +155,19 @@ class SshLogSource(LogSource):
                     futures = {(j[0], j[1]): pool.submit(self._job, client, cfg, j) for j in jobs}
                     logs = {}
                     if "docker_logs" in wanted:
-                        names = cfg.containers or container_names(futures[("docker_events", MEMBER_DOCKER_PS)].result(), host)
-                        logs = {n: pool.submit(run_command, client, cmd.docker_logs(n, start, end),
-                                               cfg.timeouts.command_s, cfg.max_output_bytes) for n in names}
+                        names = cfg.containers or container_names(
+                            futures[("docker_events", MEMBER_DOCKER_PS)].result(), host
+                        )
+                        logs = {
+                            n: pool.submit(
+                                run_command,
+                                client,
+                                cmd.docker_logs(n, start, end),
+                                cfg.timeouts.command_s,
+                                cfg.max_output_bytes,
+                            )
+                            for n in names
+                        }
                     for (source, member), fut in futures.items():
                         if source in bundle:
                             bundle[source][member] = fut.result()
@@ -185,12 +213,20 @@ class SshLogSource(LogSource):
                 client.close()
         except (SshCollectionError, KeyError, OSError, RuntimeError) as exc:
             return HostProbe(host=host, reachable=False, latest_ts=None, fingerprint="", error=str(exc))
-        latest = [ts for ts in (_gpu_last_ts(got.get(("gpu", "tail"), b"")),
-                                _journal_last_ts(got.get(("journal", "last"), b"")),
-                                _journal_last_ts(got.get(("kernel", "last"), b"")),
-                                _clock_ts(got.get(("clock", "now"), b""))) if ts is not None]
+        latest = [
+            ts
+            for ts in (
+                _gpu_last_ts(got.get(("gpu", "tail"), b"")),
+                _journal_last_ts(got.get(("journal", "last"), b"")),
+                _journal_last_ts(got.get(("kernel", "last"), b"")),
+                _clock_ts(got.get(("clock", "now"), b"")),
+            )
+            if ts is not None
+        ]
         digest = hashlib.sha256(b"\0".join(got[k] for k in sorted(got))).hexdigest()[:16]
-        return HostProbe(host=host, reachable=True, latest_ts=max(latest) if latest else None, fingerprint=digest)
+        return HostProbe(
+            host=host, reachable=True, latest_ts=max(latest) if latest else None, fingerprint=digest
+        )
 
 
 def container_names(ps_json: bytes, host: str) -> list[str]:
@@ -202,7 +238,9 @@ def container_names(ps_json: bytes, host: str) -> list[str]:
         try:
             row = json.loads(line)
         except ValueError as exc:
-            raise RemoteCommandError(f"{host}: `docker ps` printed a non-JSON line {line[:200]!r}: {exc}") from None
+            raise RemoteCommandError(
+                f"{host}: `docker ps` printed a non-JSON line {line[:200]!r}: {exc}"
+            ) from None
         for name in str(row.get("Names", "")).split(","):
             if name:
                 names.append(cmd.validate_container_name(name.strip().lstrip("/")))

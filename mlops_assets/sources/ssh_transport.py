@@ -68,7 +68,9 @@ class _PinnedKeyPolicy(paramiko.MissingHostKeyPolicy):
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
         got = fingerprint(key)
         if got != self.pinned:
-            raise HostKeyError(f"host key of {hostname} is {got}, but hosts.yaml pins {self.pinned}: refusing")
+            raise HostKeyError(
+                f"host key of {hostname} is {got}, but hosts.yaml pins {self.pinned}: refusing"
+            )
 
 
 def connect(host: HostConfig) -> paramiko.SSHClient:
@@ -165,7 +167,9 @@ def explain_failure(res: CommandResult) -> str:
     err = res.stderr.decode("utf-8", "replace").strip()[-800:]
     tool = res.command.split()[0] if "=" not in res.command.split()[0] else res.command.split()[1]
     if res.status == 127 or "command not found" in err or ("not found" in err.lower() and tool in err):
-        return f"`{tool}` is not installed or not on PATH. FIX: {MISSING_TOOL_FIX.get(tool, f'install {tool}')}"
+        return (
+            f"`{tool}` is not installed or not on PATH. FIX: {MISSING_TOOL_FIX.get(tool, f'install {tool}')}"
+        )
     if "permission denied" in err.lower() and "docker" in err.lower():
         return f"{err}. FIX: add the collection user to the `docker` group (usermod -aG docker USER)"
     if tool == "awk" and ("can't open" in err or "No such file" in err):
@@ -205,7 +209,11 @@ def run_command(client: paramiko.SSHClient, command: str, timeout_s: float, max_
                             "max_output_mb in hosts.yaml or collect shorter windows"
                         )
         except TimeoutError:
-            failure.append(CommandTimeout(f"`{command[:120]}` did not finish within {timeout_s:g} s (timeouts.command_s)"))
+            failure.append(
+                CommandTimeout(
+                    f"`{command[:120]}` did not finish within {timeout_s:g} s (timeouts.command_s)"
+                )
+            )
         except BaseException as exc:  # noqa: BLE001 - handed to the caller thread below
             failure.append(exc)
 

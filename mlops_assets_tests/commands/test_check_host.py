@@ -28,17 +28,33 @@ def sshd(tmp_path: Path, sim_root: Path) -> Iterator[LocalSshd]:
         server.stop()
 
 
-def check(server: LocalSshd, tmp_path: Path, capsys: pytest.CaptureFixture[str], **overrides: object) -> tuple[int, str]:
+def check(
+    server: LocalSshd, tmp_path: Path, capsys: pytest.CaptureFixture[str], **overrides: object
+) -> tuple[int, str]:
     hosts = server.write_hosts_file(tmp_path / "hosts.yaml", [server.host_entry(SIM_HOST, **overrides)])
     code = main(["check-host", SIM_HOST, "--hosts-file", str(hosts)])
     return code, capsys.readouterr().out
 
 
-def test_ready_host_passes_every_check(sshd: LocalSshd, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ready_host_passes_every_check(
+    sshd: LocalSshd, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out = check(sshd, tmp_path, capsys)
     assert code == 0, out
-    for row in ("reachable", "host key", "auth", "tool nvidia-smi", "tool journalctl", "tool docker",
-                "nvidia driver", "gpu sampling log", "journal access", "docker access", "timezone", "clock skew"):
+    for row in (
+        "reachable",
+        "host key",
+        "auth",
+        "tool nvidia-smi",
+        "tool journalctl",
+        "tool docker",
+        "nvidia driver",
+        "gpu sampling log",
+        "journal access",
+        "docker access",
+        "timezone",
+        "clock skew",
+    ):
         assert any(line.startswith(row) and " OK " in line for line in out.splitlines()), (row, out)
     assert "2 GPUs" in out and out.strip().endswith("ready to collect")
 
@@ -58,7 +74,9 @@ def test_missing_tool_and_permissions_fail_with_fixes(
     assert out.strip().endswith("collection would FAIL")
 
 
-def test_bad_host_key_and_bad_user_key_fail(sshd: LocalSshd, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_host_key_and_bad_user_key_fail(
+    sshd: LocalSshd, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     empty = tmp_path / "empty_known_hosts"
     empty.write_text("")
     code, out = check(sshd, tmp_path, capsys, known_hosts=str(empty))
@@ -74,7 +92,9 @@ def test_bad_host_key_and_bad_user_key_fail(sshd: LocalSshd, tmp_path: Path, cap
 
 def test_unreachable_and_unknown_hosts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     hosts = tmp_path / "hosts.yaml"
-    hosts.write_text(f"hosts:\n- {{name: h1, address: 127.0.0.1, port: {free_port()}, user: u, use_agent: true}}\n")
+    hosts.write_text(
+        f"hosts:\n- {{name: h1, address: 127.0.0.1, port: {free_port()}, user: u, use_agent: true}}\n"
+    )
     assert main(["check-host", "h1", "--hosts-file", str(hosts)]) == 1
     out = capsys.readouterr().out
     assert "reachable" in out and "FAIL" in out and "FIX: is the host up" in out

@@ -11,10 +11,15 @@ class GateConfig(dg.Config):
 
 
 def _defs(deploy_condition: dg.AutomationCondition) -> dg.Definitions:
-    @dg.asset(name="anomaly_model", check_specs=[dg.AssetCheckSpec("event_recall", asset="anomaly_model", blocking=True)])
+    @dg.asset(
+        name="anomaly_model",
+        check_specs=[dg.AssetCheckSpec("event_recall", asset="anomaly_model", blocking=True)],
+    )
     def anomaly_model(config: GateConfig):
         yield dg.MaterializeResult()
-        yield dg.AssetCheckResult(check_name="event_recall", passed=config.passed, severity=dg.AssetCheckSeverity.ERROR)
+        yield dg.AssetCheckResult(
+            check_name="event_recall", passed=config.passed, severity=dg.AssetCheckSeverity.ERROR
+        )
 
     @dg.asset(name="deployed_model", deps=["anomaly_model"], automation_condition=deploy_condition)
     def deployed_model() -> None:
@@ -25,7 +30,10 @@ def _defs(deploy_condition: dg.AutomationCondition) -> dg.Definitions:
 
 def _train(defs: dg.Definitions, instance: dg.DagsterInstance, passed: bool) -> None:
     result = dg.materialize(
-        defs.assets, selection=["anomaly_model"], instance=instance, raise_on_error=False,
+        defs.assets,
+        selection=["anomaly_model"],
+        instance=instance,
+        raise_on_error=False,
         run_config={"ops": {"anomaly_model": {"config": {"passed": passed}}}},
     )
     assert [e.passed for e in result.get_asset_check_evaluations()] == [passed]
@@ -65,8 +73,11 @@ def test_every_downstream_asset_has_a_condition():
     from mlops_assets.definitions import defs
 
     graph = defs.resolve_asset_graph()
-    missing = [k.to_user_string() for k in graph.get_all_asset_keys()
-               if not k.to_user_string().startswith("raw_") and graph.get(k).automation_condition is None]
+    missing = [
+        k.to_user_string()
+        for k in graph.get_all_asset_keys()
+        if not k.to_user_string().startswith("raw_") and graph.get(k).automation_condition is None
+    ]
     assert missing == []
     sensor = defs.resolve_sensor_def("automation_sensor")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING

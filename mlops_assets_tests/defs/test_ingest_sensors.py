@@ -39,9 +39,14 @@ def defs_with(log_source: LogSourceResource, tmp_path: Path) -> dg.Definitions:
     )
 
 
-def tick(sensor: dg.SensorDefinition, inst: dg.DagsterInstance, defs: dg.Definitions, cursor: str | None = None):
+def tick(
+    sensor: dg.SensorDefinition, inst: dg.DagsterInstance, defs: dg.Definitions, cursor: str | None = None
+):
     ctx = dg.build_sensor_context(
-        instance=inst, instance_ref=inst.get_ref(), definitions=defs, cursor=cursor,
+        instance=inst,
+        instance_ref=inst.get_ref(),
+        definitions=defs,
+        cursor=cursor,
         resources={"log_source": defs.resources["log_source"]},
     )
     return sensor.evaluate_tick(ctx)
@@ -59,7 +64,9 @@ def apply_partition_requests(inst: dg.DagsterInstance, data) -> None:
 def test_sensors_start_running_and_target_the_raw_assets(tmp_path: Path) -> None:
     assert {s.name for s in ingest_sensors} == {"host_discovery_sensor", "new_data_sensor"}
     assert all(s.default_status == dg.DefaultSensorStatus.RUNNING for s in ingest_sensors)
-    graph = defs_with(LogSourceResource(kind="directory", directory=str(tmp_path)), tmp_path).resolve_asset_graph()
+    graph = defs_with(
+        LogSourceResource(kind="directory", directory=str(tmp_path)), tmp_path
+    ).resolve_asset_graph()
     assert set(new_data_sensor.asset_selection.resolve(graph)) == set(RAW_ASSET_KEYS)
 
 
@@ -90,7 +97,11 @@ def test_directory_new_data_requests_complete_hours_once_with_bounded_backfill(
     data = tick(new_data_sensor, instance, defs)
     # Simulated data ends at 05:59:50, so 05:00 is incomplete: the last 3 complete hours are 02-04.
     keys = [r.partition_key for r in data.run_requests]
-    assert [k.keys_by_dimension["hour"] for k in keys] == ["2026-11-01-02:00", "2026-11-01-03:00", "2026-11-01-04:00"]
+    assert [k.keys_by_dimension["hour"] for k in keys] == [
+        "2026-11-01-02:00",
+        "2026-11-01-03:00",
+        "2026-11-01-04:00",
+    ]
     assert all(r.asset_selection == RAW_ASSET_KEYS for r in data.run_requests)
     fp = data.run_requests[0].tags["mlops/probe_fingerprint"]
     assert data.run_requests[0].run_key == f"raw:{SIM_HOST}:2026-11-01-02:00:{fp}"
@@ -109,7 +120,10 @@ def test_new_data_starts_after_hours_already_collected_by_other_runs(
     result = dg.materialize([raw_logs], partition_key=key, instance=instance, resources=defs.resources)
     assert result.success
     data = tick(new_data_sensor, instance, defs)
-    assert [r.partition_key.keys_by_dimension["hour"] for r in data.run_requests] == ["2026-11-01-03:00", "2026-11-01-04:00"]
+    assert [r.partition_key.keys_by_dimension["hour"] for r in data.run_requests] == [
+        "2026-11-01-03:00",
+        "2026-11-01-04:00",
+    ]
 
 
 @pytest.mark.ssh
@@ -131,7 +145,10 @@ def test_two_ssh_hosts_one_down_still_requests_the_other(
         assert len(data.run_requests) == 2
 
         only_down = server.write_hosts_file(tmp_path / "down.yaml", [down])
-        down_defs = defs_with(LogSourceResource(kind="ssh", hosts_file=str(only_down), cursor_dir=str(tmp_path / "c2")), tmp_path)
+        down_defs = defs_with(
+            LogSourceResource(kind="ssh", hosts_file=str(only_down), cursor_dir=str(tmp_path / "c2")),
+            tmp_path,
+        )
         instance.delete_dynamic_partition("hosts", SIM_HOST)
         skip = tick(new_data_sensor, instance, down_defs).skip_message
         assert "gpu-down-01 unreachable" in skip and "cannot connect" in skip
@@ -170,7 +187,9 @@ def test_requested_run_collects_over_ssh_and_advances_the_cursor(
         instance.add_dynamic_partitions("hosts", [SIM_HOST])
         (request,) = tick(new_data_sensor, instance, defs).run_requests
         result = dg.materialize(
-            [raw_logs], instance=instance, partition_key=request.partition_key,
+            [raw_logs],
+            instance=instance,
+            partition_key=request.partition_key,
             resources={"log_source": resource, "storage": StorageResource(root=str(tmp_path / "store"))},
         )
         assert result.success

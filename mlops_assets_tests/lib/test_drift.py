@@ -72,7 +72,9 @@ def test_policy_cooldown_prevents_flapping():
     t0 = datetime(2026, 11, 1, tzinfo=UTC)
     policy = RetrainPolicy(consecutive=2, cooldown=timedelta(hours=12))
     hist = [_ev(t0 + timedelta(hours=i), True) for i in range(4)]
-    ok, reason = policy.decide(hist, last_retrain_at=t0 + timedelta(hours=1, minutes=30), now=t0 + timedelta(hours=4))
+    ok, reason = policy.decide(
+        hist, last_retrain_at=t0 + timedelta(hours=1, minutes=30), now=t0 + timedelta(hours=4)
+    )
     assert not ok and "cooling down" in reason
     # after the cooldown, only evaluations newer than the retraining count
     later = t0 + timedelta(hours=14)

@@ -11,22 +11,33 @@ T0 = pd.Timestamp("2026-11-01", tz="UTC")
 def scores(host: str, flagged_minutes: set[int], n: int = 1440) -> pd.DataFrame:
     ws = pd.date_range(T0, periods=n, freq="1min")
     flags = [m in flagged_minutes for m in range(n)]
-    return pd.DataFrame({"host": host, "window_start": ws, "score": [0.9 if f else 0.5 for f in flags], "is_anomaly": flags})
+    return pd.DataFrame(
+        {"host": host, "window_start": ws, "score": [0.9 if f else 0.5 for f in flags], "is_anomaly": flags}
+    )
 
 
 def label(host: str, fault: str, start_min: float, end_min: float) -> dict:
-    return {"host": host, "fault": fault, "start": T0 + pd.Timedelta(minutes=start_min), "end": T0 + pd.Timedelta(minutes=end_min)}
+    return {
+        "host": host,
+        "fault": fault,
+        "start": T0 + pd.Timedelta(minutes=start_min),
+        "end": T0 + pd.Timedelta(minutes=end_min),
+    }
 
 
-LABELS = pd.DataFrame([
-    label("a", "fan_failure", 100.5, 110),  # detected 2 windows late
-    label("a", "xid79", 500, 505),  # missed
-    label("b", "fan_failure", 200, 230),  # detected at once
-])
+LABELS = pd.DataFrame(
+    [
+        label("a", "fan_failure", 100.5, 110),  # detected 2 windows late
+        label("a", "xid79", 500, 505),  # missed
+        label("b", "fan_failure", 200, 230),  # detected at once
+    ]
+)
 
 
 def test_event_recall_ttd_false_alarms_and_window_metrics() -> None:
-    a = scores("a", {102, 103, 104, 900, 901, 903, 1300})  # 900-903 merge (gap 1 <= 2 min): one false alarm; 1300 another
+    a = scores(
+        "a", {102, 103, 104, 900, 901, 903, 1300}
+    )  # 900-903 merge (gap 1 <= 2 min): one false alarm; 1300 another
     b = scores("b", {200, 201, 111})  # 111 on b is not near b's fault: a false alarm
     r = evaluate_detections(pd.concat([a, b], ignore_index=True), LABELS)
     assert r["events_total"] == 3 and r["events_detected"] == 2
@@ -57,11 +68,22 @@ def test_no_labels_no_alarms() -> None:
     assert r["event_recall"] == 1.0 and r["false_alarms"] == 0 and r["median_minutes_to_detect"] is None
 
 
-def _evaluation(recall: float, fa: float, f1: float, champ_f1: float | None, nan: int = 0, diff: list | None = None) -> dict:
-    ch = {"event_recall": recall, "min_event_recall_by_fault": recall, "event_recall_by_fault": {"x": recall},
-          "false_alarms_per_host_day": fa, "window_f1": f1}
-    return {"challenger": ch, "champion": None if champ_f1 is None else {"window_f1": champ_f1},
-            "nan_scores": nan, "schema_diff": diff or []}
+def _evaluation(
+    recall: float, fa: float, f1: float, champ_f1: float | None, nan: int = 0, diff: list | None = None
+) -> dict:
+    ch = {
+        "event_recall": recall,
+        "min_event_recall_by_fault": recall,
+        "event_recall_by_fault": {"x": recall},
+        "false_alarms_per_host_day": fa,
+        "window_f1": f1,
+    }
+    return {
+        "challenger": ch,
+        "champion": None if champ_f1 is None else {"window_f1": champ_f1},
+        "nan_scores": nan,
+        "schema_diff": diff or [],
+    }
 
 
 def test_gates_each_check_one_property() -> None:

@@ -34,7 +34,9 @@ def test_train_schema_zero_variance_and_threshold(trained) -> None:
     assert "xid_fatal" in model.dropped and "xid_fatal" not in model.forest_columns
     assert TPL_NEW in model.dropped  # no unmatched message in training
     assert 0.5 < model.threshold < 1.0
-    assert model.training["alarm_groups"] <= PARAMS.train_alarm_budget_per_host_day * model.training["host_days"]
+    assert (
+        model.training["alarm_groups"] <= PARAMS.train_alarm_budget_per_host_day * model.training["host_days"]
+    )
     assert set(model.host_median) == {"h1", "h2"}
 
 
@@ -49,7 +51,9 @@ def test_score_contract_and_quiet_data_mostly_normal(trained) -> None:
     assert groups <= 3 * 2 * len(f) / 2880 + 2  # a fresh quiet period stays near the false-alarm budget
 
 
-@pytest.mark.parametrize(("column", "value"), [("xid_fatal", 10.0), ("fan_min_pct", 0.0), ("journal_err", 40.0)])
+@pytest.mark.parametrize(
+    ("column", "value"), [("xid_fatal", 10.0), ("fan_min_pct", 0.0), ("journal_err", 40.0)]
+)
 def test_one_sick_column_is_flagged_and_explained_first(trained, column: str, value: float) -> None:
     model, _, _ = trained
     f, c = synthetic(n=30, seed=2)
@@ -63,7 +67,9 @@ def test_one_sick_column_is_flagged_and_explained_first(trained, column: str, va
 def test_the_healthy_direction_is_not_an_alarm(trained) -> None:
     model, _, _ = trained
     f, c = synthetic(n=30, seed=3)
-    f.loc[5, "fan_min_pct"] = 100.0  # fans spinning faster: the forest may notice, the deviation term does not
+    f.loc[5, "fan_min_pct"] = (
+        100.0  # fans spinning faster: the forest may notice, the deviation term does not
+    )
     assert worse_sign("fan_min_pct") == -1 and worse_sign("util_mean_pct") == 0 and worse_sign("tpl__x") == 1
     out = score(model, f, c)
     assert out.loc[5, "score"] < 0.99

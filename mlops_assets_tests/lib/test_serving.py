@@ -37,13 +37,18 @@ def test_predict_returns_score_flag_and_top_features(tiny) -> None:
     out = AnomalyDetectorModel(model).predict(None, batch)
     assert list(out.columns) == list(OUTPUT_COLUMNS) and len(out) == 4
     assert str(out["score"].dtype) == "float64" and str(out["is_anomaly"].dtype) == "bool"
-    assert bool(out.loc[1, "is_anomaly"]) and json.loads(out.loc[1, "top_features"])[0]["feature"] == "fan_min_pct"
+    assert (
+        bool(out.loc[1, "is_anomaly"])
+        and json.loads(out.loc[1, "top_features"])[0]["feature"] == "fan_min_pct"
+    )
     assert all(isinstance(json.loads(t), list) for t in out["top_features"])  # explained for every row
 
 
 def test_predict_without_templates_or_host_and_refuses_missing_features(tiny) -> None:
     model, f, c = tiny
-    bare = serving_example(model, f, c, rows=3).drop(columns=["host", *[x for x in model.columns if x.startswith("tpl")]])
+    bare = serving_example(model, f, c, rows=3).drop(
+        columns=["host", *[x for x in model.columns if x.startswith("tpl")]]
+    )
     assert len(AnomalyDetectorModel(model).predict(None, bare)) == 3
     with pytest.raises(ValueError, match="lacks feature columns"):
         AnomalyDetectorModel(model).predict(None, bare.drop(columns=["temp_max_c"]))
@@ -55,7 +60,10 @@ def test_signature_requires_features_only(tiny) -> None:
     required = {s.name for s in sig.inputs.inputs if s.required}
     assert required == {x for x in model.columns if not x.startswith("tpl")}
     assert schema_differences(model, sig.inputs.input_names()) == []
-    assert schema_differences(model, ["host", *model.columns[1:], "extra"]) == [f"serving lacks {model.columns[0]}", "serving has extra extra"]
+    assert schema_differences(model, ["host", *model.columns[1:], "extra"]) == [
+        f"serving lacks {model.columns[0]}",
+        "serving has extra extra",
+    ]
 
 
 def _free_port() -> int:
@@ -76,16 +84,31 @@ def test_mlflow_models_serve_answers_a_batch(tiny, tmp_path: Path, monkeypatch: 
     register_champion(model, f, c, uri, artifacts, monkeypatch)
     port = _free_port()
     log = (tmp_path / "serve.log").open("wb")
-    cmd = [str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m", f"models:/{registry.MODEL_NAME}@champion",
-           "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]
+    cmd = [
+        str(Path(sys.executable).parent / "mlflow"),
+        "models",
+        "serve",
+        "-m",
+        f"models:/{registry.MODEL_NAME}@champion",
+        "--env-manager",
+        "local",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+    ]
     # the server execs `uvicorn`: it must find the venv's one on PATH
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True)
+    server = subprocess.Popen(
+        cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True
+    )
     try:
         deadline = time.monotonic() + 90
         while True:
             if server.poll() is not None:
-                pytest.fail(f"mlflow models serve exited {server.returncode}:\n{(tmp_path / 'serve.log').read_text()[-3000:]}")
+                pytest.fail(
+                    f"mlflow models serve exited {server.returncode}:\n{(tmp_path / 'serve.log').read_text()[-3000:]}"
+                )
             try:
                 if _get(f"http://127.0.0.1:{port}/ping") == 200:
                     break
@@ -96,9 +119,12 @@ def test_mlflow_models_serve_answers_a_batch(tiny, tmp_path: Path, monkeypatch: 
             time.sleep(0.5)
         batch = serving_example(model, f, c, rows=6)
         batch.loc[2, "fan_min_pct"] = 0.0
-        body = json.dumps({"dataframe_split": json.loads(batch.to_json(orient="split", index=False))}).encode()
-        req = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
-                                     headers={"Content-Type": "application/json"})
+        body = json.dumps(
+            {"dataframe_split": json.loads(batch.to_json(orient="split", index=False))}
+        ).encode()
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations", data=body, headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(req, timeout=30) as r:
             preds = pd.DataFrame(json.loads(r.read())["predictions"])
         assert list(preds.columns) == list(OUTPUT_COLUMNS) and len(preds) == 6

@@ -90,14 +90,18 @@ def test_same_seed_is_byte_identical_and_other_seed_differs(sim: Path, tmp_path:
     assert len(files) == 1 + 5 + 10  # labels + 5 host files + 5 containers x 2 streams
     for rel in files:
         assert (sim / rel).read_bytes() == (tmp_path / "again" / rel).read_bytes(), rel
-    assert (sim / HOST / "journal.json").read_bytes() != (tmp_path / "other" / HOST / "journal.json").read_bytes()
+    assert (sim / HOST / "journal.json").read_bytes() != (
+        tmp_path / "other" / HOST / "journal.json"
+    ).read_bytes()
 
 
 def test_default_schedule_is_seeded_complete_and_spaced() -> None:
     hosts = ["gpu-node-01", "gpu-node-02"]
     a = default_schedule(hosts, 8, START, 24, seed=7)
     assert a == default_schedule(hosts, 8, START, 24, seed=7)
-    assert [(f.host, f.kind, f.start) for f in a] != [(f.host, f.kind, f.start) for f in default_schedule(hosts, 8, START, 24, seed=8)]
+    assert [(f.host, f.kind, f.start) for f in a] != [
+        (f.host, f.kind, f.start) for f in default_schedule(hosts, 8, START, 24, seed=8)
+    ]
     assert sorted(f.kind for f in a) == sorted(FAULT_KINDS)
     assert [f.host for f in a if f.kind == "fan_failure"] == ["gpu-node-01"]
     for host in hosts:
@@ -123,7 +127,14 @@ def test_unknown_or_overlapping_faults_are_refused(tmp_path: Path) -> None:
         simulate(tmp_path, hosts=1, gpus=2, hours=1, start=START, faults=[bad])
     a = FaultSpec(HOST, "disk_full", START, START + timedelta(minutes=10))
     with pytest.raises(ValueError, match="overlap"):
-        simulate(tmp_path, hosts=1, gpus=2, hours=1, start=START, faults=[a, FaultSpec(HOST, "ssh_bruteforce", START, START + timedelta(minutes=5))])
+        simulate(
+            tmp_path,
+            hosts=1,
+            gpus=2,
+            hours=1,
+            start=START,
+            faults=[a, FaultSpec(HOST, "ssh_bruteforce", START, START + timedelta(minutes=5))],
+        )
 
 
 def test_journal_lines_are_journalctl_json(sim: Path) -> None:
@@ -132,7 +143,15 @@ def test_journal_lines_are_journalctl_json(sim: Path) -> None:
     assert len(entries) > 1000
     for e in entries:
         assert cursor.match(e["__CURSOR"])
-        for key in ("__REALTIME_TIMESTAMP", "__MONOTONIC_TIMESTAMP", "_BOOT_ID", "_HOSTNAME", "PRIORITY", "SYSLOG_IDENTIFIER", "_TRANSPORT"):
+        for key in (
+            "__REALTIME_TIMESTAMP",
+            "__MONOTONIC_TIMESTAMP",
+            "_BOOT_ID",
+            "_HOSTNAME",
+            "PRIORITY",
+            "SYSLOG_IDENTIFIER",
+            "_TRANSPORT",
+        ):
             assert isinstance(e[key], str), key
         assert e["MESSAGE"] is None or isinstance(e["MESSAGE"], str | list)
     stamps = [int(e["__REALTIME_TIMESTAMP"]) for e in entries]
@@ -144,7 +163,9 @@ def test_journal_lines_are_journalctl_json(sim: Path) -> None:
 
 def test_nvidia_smi_rows_have_every_field(sim: Path) -> None:
     lines = (sim / HOST / "nvidia-smi.csv").read_text().splitlines()
-    assert lines[0].startswith("timestamp, index, uuid, name, pci.bus_id, temperature.gpu, utilization.gpu [%]")
+    assert lines[0].startswith(
+        "timestamp, index, uuid, name, pci.bus_id, temperature.gpu, utilization.gpu [%]"
+    )
     for line in lines[1:]:
         if not line.startswith("Unable to determine the device handle"):
             assert len(line.split(", ")) == 17, line
@@ -158,10 +179,16 @@ def test_xid79_gpu_falls_off_bus_only_in_window(sim: Path, gpu: pd.DataFrame) ->
     in_win = gpu[(gpu["ts"] >= f.start) & (gpu["ts"] < f.end)]
     assert (in_win["index"] != 0).all() and len(in_win) > 0
     assert ((gpu["index"] == 0) & (gpu["ts"] >= f.end)).any()
-    assert "Unable to determine the device handle for GPU 00000000:18:00.0: Unknown Error" in (sim / HOST / "nvidia-smi.csv").read_text()
+    assert (
+        "Unable to determine the device handle for GPU 00000000:18:00.0: Unknown Error"
+        in (sim / HOST / "nvidia-smi.csv").read_text()
+    )
     cuda = [t for t, m in _docker_lines(sim, "vllm.stderr") if "CUDA error: unspecified launch failure" in m]
     assert cuda and all(_inside(t, f) for t in cuda)
-    assert any(e["Action"] == "die" and e["Actor"]["Attributes"]["exitCode"] == "1" and _inside(_ev_ts(e), f) for e in _events(sim))
+    assert any(
+        e["Action"] == "die" and e["Actor"]["Attributes"]["exitCode"] == "1" and _inside(_ev_ts(e), f)
+        for e in _events(sim)
+    )
 
 
 def test_fan_failure_thermal_runaway(gpu: pd.DataFrame) -> None:
@@ -178,7 +205,11 @@ def test_fan_failure_thermal_runaway(gpu: pd.DataFrame) -> None:
 def test_ecc_errors(sim: Path, gpu: pd.DataFrame) -> None:
     f = FAULTS["ecc_errors"]
     bad = gpu[gpu["ecc.errors.uncorrected.volatile.total"] > 0]
-    assert len(bad) > 0 and (bad["index"] == 1).all() and bad["ts"].between(f.start, f.end, inclusive="left").all()
+    assert (
+        len(bad) > 0
+        and (bad["index"] == 1).all()
+        and bad["ts"].between(f.start, f.end, inclusive="left").all()
+    )
     xids = [e for e in _journal(sim / HOST / "kernel.json") if re.search(r"\): (48|63|64), ", e["MESSAGE"])]
     assert {"48", "63", "64"} <= {re.search(r"\): (\d+),", e["MESSAGE"]).group(1) for e in xids}
     assert all(_inside(_ts_us(e), f) for e in xids)
@@ -190,26 +221,42 @@ def test_container_oom(sim: Path) -> None:
     ooms = [e for e in ev if e["Action"] == "oom"]
     dies137 = [e for e in ev if e["Action"] == "die" and e["Actor"]["Attributes"]["exitCode"] == "137"]
     assert ooms and dies137 and all(_inside(_ev_ts(e), f) for e in ooms + dies137)
-    killed = [e for e in _journal(sim / HOST / "kernel.json") if "Memory cgroup out of memory: Killed process" in e["MESSAGE"]]
+    killed = [
+        e
+        for e in _journal(sim / HOST / "kernel.json")
+        if "Memory cgroup out of memory: Killed process" in e["MESSAGE"]
+    ]
     assert killed and all(_inside(_ts_us(e), f) and "(python3)" in e["MESSAGE"] for e in killed)
 
 
 def test_unit_crash_loop(sim: Path) -> None:
     f = FAULTS["unit_crash_loop"]
     journal = _journal(sim / HOST / "journal.json")
-    restarts = [e for e in journal if isinstance(e["MESSAGE"], str) and "Scheduled restart job, restart counter is at" in e["MESSAGE"]]
+    restarts = [
+        e
+        for e in journal
+        if isinstance(e["MESSAGE"], str) and "Scheduled restart job, restart counter is at" in e["MESSAGE"]
+    ]
     assert len(restarts) >= 10 and all(_inside(_ts_us(e), f) for e in restarts)
     assert any("Main process exited, code=exited, status=1/FAILURE" in str(e["MESSAGE"]) for e in journal)
 
 
 def test_container_restart_loop(sim: Path) -> None:
     f = FAULTS["container_restart_loop"]
-    dies = [e for e in _events(sim) if e["Action"] == "die" and e["Actor"]["Attributes"]["exitCode"] == "1" and _inside(_ev_ts(e), f)]
+    dies = [
+        e
+        for e in _events(sim)
+        if e["Action"] == "die" and e["Actor"]["Attributes"]["exitCode"] == "1" and _inside(_ev_ts(e), f)
+    ]
     starts = [e for e in _events(sim) if e["Action"] == "start" and _inside(_ev_ts(e), f)]
     assert len(dies) >= 5 and len(starts) >= 5
-    tracebacks = [t for t, m in _docker_lines(sim, "vllm.stderr") if m.startswith("ValueError: The model's max seq len")]
+    tracebacks = [
+        t for t, m in _docker_lines(sim, "vllm.stderr") if m.startswith("ValueError: The model's max seq len")
+    ]
     assert len(tracebacks) >= 5 and all(_inside(t, f) for t in tracebacks)
-    restarts = [e for e in _events(sim) if e["Action"] == "die" and e["Actor"]["Attributes"]["exitCode"] == "0"]
+    restarts = [
+        e for e in _events(sim) if e["Action"] == "die" and e["Actor"]["Attributes"]["exitCode"] == "0"
+    ]
     assert restarts, "routine restarts with exit code 0 are part of normal behaviour"
 
 
@@ -225,16 +272,30 @@ def test_power_cap(sim: Path, gpu: pd.DataFrame) -> None:
 def test_ssh_bruteforce(sim: Path) -> None:
     f = FAULTS["ssh_bruteforce"]
     journal = _journal(sim / HOST / "journal.json")
-    brute = [e for e in journal if "Failed password for invalid user" in str(e["MESSAGE"]) and "203.0.113." in str(e["MESSAGE"])]
+    brute = [
+        e
+        for e in journal
+        if "Failed password for invalid user" in str(e["MESSAGE"]) and "203.0.113." in str(e["MESSAGE"])
+    ]
     assert len(brute) >= 100 * 10 and all(_inside(_ts_us(e), f) for e in brute)
-    assert any("Invalid user" in str(e["MESSAGE"]) and not _inside(_ts_us(e), f) for e in journal), "benign scanner probes"
+    assert any("Invalid user" in str(e["MESSAGE"]) and not _inside(_ts_us(e), f) for e in journal), (
+        "benign scanner probes"
+    )
 
 
 def test_disk_full(sim: Path) -> None:
     f = FAULTS["disk_full"]
-    journal = [e for e in _journal(sim / HOST / "journal.json") if "no space left on device" in str(e["MESSAGE"]).lower()]
+    journal = [
+        e
+        for e in _journal(sim / HOST / "journal.json")
+        if "no space left on device" in str(e["MESSAGE"]).lower()
+    ]
     assert journal and all(_inside(_ts_us(e), f) for e in journal)
     assert len({e["SYSLOG_IDENTIFIER"] for e in journal}) >= 2
-    docker = [t for name in ("vllm.stderr", "jupyter.stderr", "postgres.stderr")
-              for t, m in _docker_lines(sim, name) if "No space left on device" in m]
+    docker = [
+        t
+        for name in ("vllm.stderr", "jupyter.stderr", "postgres.stderr")
+        for t, m in _docker_lines(sim, name)
+        if "No space left on device" in m
+    ]
     assert docker and all(_inside(t, f) for t in docker)

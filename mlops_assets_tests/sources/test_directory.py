@@ -37,8 +37,11 @@ def test_hourly_slices_partition_every_file_exactly(landing: Path) -> None:
     gpu_body = b"".join(b["gpu"]["nvidia-smi.csv"].removeprefix(header) for b in bundles)
     assert all(b["gpu"]["nvidia-smi.csv"].startswith(header) for b in bundles)
     assert header + gpu_body == (base / "nvidia-smi.csv").read_bytes()
-    for source, member, path in (("journal", "journal.json", base / "journal.json"), ("kernel", "kernel.json", base / "kernel.json"),
-                                 ("docker_events", "events.json", base / "docker/events.json")):
+    for source, member, path in (
+        ("journal", "journal.json", base / "journal.json"),
+        ("kernel", "kernel.json", base / "kernel.json"),
+        ("docker_events", "events.json", base / "docker/events.json"),
+    ):
         assert b"".join(b[source][member] for b in bundles) == path.read_bytes(), member
     for log in sorted((base / "docker/logs").iterdir()):
         assert b"".join(b["docker_logs"][log.name] for b in bundles) == log.read_bytes(), log.name
@@ -71,10 +74,16 @@ def test_orphan_lines_stay_with_the_record_before(tmp_path: Path) -> None:
     src = DirectorySource(tmp_path)
     h0 = src.fetch("h1", START, START + timedelta(hours=1))
     h1 = src.fetch("h1", START + timedelta(hours=1), START + timedelta(hours=2))
-    assert h0["gpu"]["nvidia-smi.csv"] == b"timestamp, index\n2026/11/01 00:59:59.990, 0\nUnable to determine the device handle for GPU 00000000:3B:00.0: Unknown Error\n"
+    assert (
+        h0["gpu"]["nvidia-smi.csv"]
+        == b"timestamp, index\n2026/11/01 00:59:59.990, 0\nUnable to determine the device handle for GPU 00000000:3B:00.0: Unknown Error\n"
+    )
     assert h1["gpu"]["nvidia-smi.csv"].endswith(b"garbage,,\n2026/11/01 01:00:10.000, 0\n")
     assert h0["docker_logs"]["app.stderr"].count(b"\n") == 3
-    assert h1["docker_logs"]["app.stderr"] == b"2026-11-01T02:00:00.000000001+01:00 same instant in another zone\n"
+    assert (
+        h1["docker_logs"]["app.stderr"]
+        == b"2026-11-01T02:00:00.000000001+01:00 same instant in another zone\n"
+    )
     assert h0["journal"]["journal.json"].endswith(b"{ not json\n")
     assert h1["journal"]["journal.json"].count(b"\n") == 1
     assert h0["kernel"] == {} and h0["docker_events"] == {}
@@ -131,7 +140,11 @@ def test_malicious_archive_is_rejected(tmp_path: Path, evil: str) -> None:
     with pytest.raises(ValueError, match="escapes the extraction folder"):
         DirectorySource(archive)
     assert not (tmp_path / "escape.txt").exists() and not Path("/tmp/abs-escape.txt").exists()
-    assert not any(p.name.startswith(".evil.extracted") for p in tmp_path.iterdir() if p.is_dir() and not p.name.endswith(".tmp"))
+    assert not any(
+        p.name.startswith(".evil.extracted")
+        for p in tmp_path.iterdir()
+        if p.is_dir() and not p.name.endswith(".tmp")
+    )
 
 
 def test_symlink_member_is_rejected(tmp_path: Path) -> None:

@@ -24,7 +24,9 @@ def source_for(server: LocalSshd, tmp_path: Path, **overrides: object) -> SshLog
     return SshLogSource.from_hosts_file(hosts, cursor_dir=tmp_path / "cursors")
 
 
-def test_every_source_matches_the_raw_files_hour_by_hour(sshd: LocalSshd, sim_root: Path, tmp_path: Path) -> None:
+def test_every_source_matches_the_raw_files_hour_by_hour(
+    sshd: LocalSshd, sim_root: Path, tmp_path: Path
+) -> None:
     """Six consecutive hours, committing each: the journal resumes by cursor and every member is
     byte-identical to slicing the raw files, so nothing is lost or duplicated across windows."""
     src = source_for(sshd, tmp_path)
@@ -132,7 +134,9 @@ def test_docker_only_host_is_probed_by_its_clock(sshd: LocalSshd, tmp_path: Path
     assert probe.reachable and abs((probe.latest_ts - datetime.now(UTC)).total_seconds()) < 30
 
 
-def test_vanished_journal_cursor_falls_back_to_the_time_window(sshd: LocalSshd, sim_root: Path, tmp_path: Path) -> None:
+def test_vanished_journal_cursor_falls_back_to_the_time_window(
+    sshd: LocalSshd, sim_root: Path, tmp_path: Path
+) -> None:
     from mlops_assets.sources.cursors import CursorStore
 
     src = source_for(sshd, tmp_path)

@@ -4,7 +4,6 @@ Template ids come from matching (read-only) against the current `log_templates` 
 never change the vocabulary; the miner's state_version is recorded in the metadata.
 """
 
-
 import os
 from datetime import timedelta
 
@@ -27,7 +26,14 @@ from mlops_assets.resources import StorageResource
 FEATURE_TABLE = "features"
 TEMPLATE_COUNT_TABLE = "template_counts"
 WINDOW = os.getenv("MLOPS_FEATURE_WINDOW", "1min")
-PARSED_TABLES = ("gpu_samples", "gpu_errors", "journal_entries", "kernel_events", "docker_lines", "docker_events")
+PARSED_TABLES = (
+    "gpu_samples",
+    "gpu_errors",
+    "journal_entries",
+    "kernel_events",
+    "docker_lines",
+    "docker_events",
+)
 
 
 def table_schema(df: pd.DataFrame) -> dg.TableSchema:
@@ -40,7 +46,9 @@ def read_parsed(store, host: str, hour: str) -> dict[str, pd.DataFrame]:
     for name in PARSED_TABLES:
         path = store.path(name, host, hour)
         if not exists(path):
-            raise FileNotFoundError(f"{name} for {host} {hour} not found at {path}: materialize the parsed_* assets first")
+            raise FileNotFoundError(
+                f"{name} for {host} {hour} not found at {path}: materialize the parsed_* assets first"
+            )
         tables[name] = store.read(name, host, hour)
     return tables
 
@@ -59,7 +67,14 @@ def expected_gpus(store, host: str, hour: str, current: pd.DataFrame) -> int:
 
 @dg.asset(
     key="window_features",
-    deps=["parsed_gpu", "parsed_journal", "parsed_kernel", "parsed_docker_logs", "parsed_docker_events", "log_templates"],
+    deps=[
+        "parsed_gpu",
+        "parsed_journal",
+        "parsed_kernel",
+        "parsed_docker_logs",
+        "parsed_docker_events",
+        "log_templates",
+    ],
     partitions_def=host_hour_partitions,
     group_name="features",
     kinds={"pandas", "parquet"},
@@ -75,19 +90,27 @@ def window_features(context: dg.AssetExecutionContext, storage: StorageResource)
     start, end = window_of(hour)
     miner = load_template_miner(storage.root)
     tables = assign_templates(read_parsed(store, host, hour), miner)
-    feats = build_window_features(tables, host, start, end, window=WINDOW,
-                                  expected_gpus=expected_gpus(store, host, hour, tables["gpu_samples"]))
+    feats = build_window_features(
+        tables,
+        host,
+        start,
+        end,
+        window=WINDOW,
+        expected_gpus=expected_gpus(store, host, hour, tables["gpu_samples"]),
+    )
     counts = build_template_counts(tables, host, start, end, window=WINDOW)
     store.write(FEATURE_TABLE, host, hour, feats)
     store.write(TEMPLATE_COUNT_TABLE, host, hour, counts)
     unmatched = int(counts.loc[counts["template_id"].isna(), "count"].sum()) if len(counts) else 0
     busiest = feats[list(FEATURE_NAMES)].sum().sort_values(ascending=False).head(8)
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": len(feats),
-        "dagster/column_schema": table_schema(feats),
-        "template_rows": len(counts),
-        "unmatched_messages": unmatched,
-        "template_state_version": miner.state_version,
-        "input_rows": dg.MetadataValue.json({t: len(tables[t]) for t in PARSED_TABLES if t in TABLES}),
-        "largest_totals": dg.MetadataValue.md(busiest.to_frame("sum over windows").to_markdown()),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(feats),
+            "dagster/column_schema": table_schema(feats),
+            "template_rows": len(counts),
+            "unmatched_messages": unmatched,
+            "template_state_version": miner.state_version,
+            "input_rows": dg.MetadataValue.json({t: len(tables[t]) for t in PARSED_TABLES if t in TABLES}),
+            "largest_totals": dg.MetadataValue.md(busiest.to_frame("sum over windows").to_markdown()),
+        }
+    )

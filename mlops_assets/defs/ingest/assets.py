@@ -1,6 +1,5 @@
 """raw_* assets: one collection per host x hour, every source in one connection, stored verbatim."""
 
-
 import hashlib
 
 import dagster as dg

@@ -65,7 +65,9 @@ def host_discovery_sensor(
     configured = log_source.source().hosts()
     invalid = [h for h in configured if not HOST_NAME_RE.match(h)]
     if invalid:
-        context.log.warning(f"not registering hosts with unusable names {invalid} (must match {HOST_NAME_RE.pattern})")
+        context.log.warning(
+            f"not registering hosts with unusable names {invalid} (must match {HOST_NAME_RE.pattern})"
+        )
     wanted = {h for h in configured if HOST_NAME_RE.match(h)}
     known = set(context.instance.get_dynamic_partitions(hosts_partitions.name))
     requests: list[dg.AddDynamicPartitionsRequest | dg.DeleteDynamicPartitionsRequest] = []
@@ -76,7 +78,11 @@ def host_discovery_sensor(
     if gone and prune_enabled():
         requests.append(hosts_partitions.build_delete_request(gone))
     if not requests:
-        kept = f"; {len(gone)} no longer configured, kept (set MLOPS_PRUNE_RETIRED_HOSTS=1 to remove): {gone}" if gone else ""
+        kept = (
+            f"; {len(gone)} no longer configured, kept (set MLOPS_PRUNE_RETIRED_HOSTS=1 to remove): {gone}"
+            if gone
+            else ""
+        )
         return dg.SkipReason(f"no new hosts ({len(known)} registered){kept}")
     return dg.SensorResult(dynamic_partitions_requests=requests)
 
@@ -88,8 +94,9 @@ def _probe(source: LogSource, host: str) -> HostProbe:
         return HostProbe(host, False, None, "", error=f"probe raised {type(exc).__name__}: {exc}")
 
 
-def hours_to_request(probe: HostProbe, next_start: datetime | None, first_allowed: datetime,
-                     backfill: int, limit: int) -> list[datetime]:
+def hours_to_request(
+    probe: HostProbe, next_start: datetime | None, first_allowed: datetime, backfill: int, limit: int
+) -> list[datetime]:
     """Starts of the complete hours not yet requested, oldest first, at most ``limit``."""
     if probe.latest_ts is None:
         return []
@@ -155,7 +162,11 @@ def plan_runs(context: dg.SensorEvaluationContext, source: LogSource) -> dg.Sens
             state[host] = (hours[-1] + HOUR).isoformat()
     cursor = json.dumps(state, sort_keys=True)
     if not requests:
-        reason = "; ".join(problems) if problems else f"no new complete hours on {len(registered)} registered hosts"
+        reason = (
+            "; ".join(problems)
+            if problems
+            else f"no new complete hours on {len(registered)} registered hosts"
+        )
         return dg.SensorResult(skip_reason=reason, cursor=cursor)
     for problem in problems:  # a SensorResult cannot carry both runs and a skip reason
         context.log.warning(problem)

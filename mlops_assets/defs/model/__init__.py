@@ -8,4 +8,6 @@ from mlops_assets.defs.model.resources import mlflow_resources
 
 __all__ = ["anomaly_model", "defs", "deployed_model", "model_checks"]
 
-defs = dg.Definitions(assets=[anomaly_model, deployed_model], asset_checks=model_checks, resources=mlflow_resources())
+defs = dg.Definitions(
+    assets=[anomaly_model, deployed_model], asset_checks=model_checks, resources=mlflow_resources()
+)

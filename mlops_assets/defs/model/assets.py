@@ -53,8 +53,15 @@ def training_keys(store, days: float) -> list[str]:
 
 def metrics_markdown(challenger: dict, champion: dict | None) -> str:
     rows = ["| metric | challenger | champion |", "|---|---|---|"]
-    for k in ("event_recall", "min_event_recall_by_fault", "false_alarms_per_host_day", "median_minutes_to_detect",
-              "window_precision", "window_recall", "window_f1"):
+    for k in (
+        "event_recall",
+        "min_event_recall_by_fault",
+        "false_alarms_per_host_day",
+        "median_minutes_to_detect",
+        "window_precision",
+        "window_recall",
+        "window_f1",
+    ):
         c = champion.get(k) if champion else None
         fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
         rows.append(f"| {k} | {fmt(challenger.get(k))} | {fmt(c)} |")
@@ -76,22 +83,34 @@ def evaluation_path(storage: StorageResource, version: str) -> str:
     "and registered in MLflow as `log-anomaly-detector` (pyfunc).",
     op_tags=stage_tags("train"),
 )
-def anomaly_model(context: dg.AssetExecutionContext, config: TrainConfig, storage: StorageResource,
-                  model_registry: ModelRegistryResource, mlflow_tracking: dg.ResourceParam[Any]) -> dg.MaterializeResult:
+def anomaly_model(
+    context: dg.AssetExecutionContext,
+    config: TrainConfig,
+    storage: StorageResource,
+    model_registry: ModelRegistryResource,
+    mlflow_tracking: dg.ResourceParam[Any],
+) -> dg.MaterializeResult:
     store = storage.store()
     uri = model_registry.tracking_uri
     keys = training_keys(store, config.train_days)
     features = store.read_many("features", keys=keys)
     counts = store.read_many("template_counts", keys=keys)
     if counts.empty:
-        counts = pd.DataFrame({"host": pd.Series(dtype="string"), "window_start": pd.Series(dtype="datetime64[ns, UTC]"),
-                               "template_id": pd.Series(dtype="string"), "count": pd.Series(dtype="int64")})
+        counts = pd.DataFrame(
+            {
+                "host": pd.Series(dtype="string"),
+                "window_start": pd.Series(dtype="datetime64[ns, UTC]"),
+                "template_id": pd.Series(dtype="string"),
+                "count": pd.Series(dtype="int64"),
+            }
+        )
     miner = load_template_miner(storage.root)
     params = ModelParams(top_k_templates=config.top_k_templates, n_estimators=config.n_estimators)
     model = train(features, counts, params)
 
-    ev_f, ev_c, labels = simulate_heldout(miner, seed=config.eval_seed, hosts=config.eval_hosts,
-                                          hours=config.eval_hours, gpus=config.eval_gpus)
+    ev_f, ev_c, labels = simulate_heldout(
+        miner, seed=config.eval_seed, hosts=config.eval_hosts, hours=config.eval_hours, gpus=config.eval_gpus
+    )
     challenger_scores = score(model, ev_f, ev_c)
     challenger = evaluate_detections(challenger_scores, labels)
     champion_version = registry.alias_version(uri, registry.CHAMPION, model_registry.model_name)
@@ -102,14 +121,41 @@ def anomaly_model(context: dg.AssetExecutionContext, config: TrainConfig, storag
 
     mlf = mlflow_tracking  # dagster-mlflow MlFlow: the active run of this Dagster run
     try:
-        mlf.log_params({**{k: v for k, v in model.training["params"].items()}, "train_days": config.train_days,
-                        "eval_seed": config.eval_seed, "threshold": model.threshold, "n_columns": len(model.columns)})
-        mlf.log_metrics({f"heldout_{k}": float(v) for k, v in challenger.items() if isinstance(v, int | float) and v is not None})
-        mlf.log_metrics({"train_alarm_groups": model.training["alarm_groups"], "train_rows": model.training["rows"]})
+        mlf.log_params(
+            {
+                **{k: v for k, v in model.training["params"].items()},
+                "train_days": config.train_days,
+                "eval_seed": config.eval_seed,
+                "threshold": model.threshold,
+                "n_columns": len(model.columns),
+            }
+        )
+        mlf.log_metrics(
+            {
+                f"heldout_{k}": float(v)
+                for k, v in challenger.items()
+                if isinstance(v, int | float) and v is not None
+            }
+        )
+        mlf.log_metrics(
+            {"train_alarm_groups": model.training["alarm_groups"], "train_rows": model.training["rows"]}
+        )
         if champion:
-            mlf.log_metrics({f"champion_{k}": float(v) for k, v in champion.items() if isinstance(v, int | float) and v is not None})
-        mlf.log_dict({"columns": model.columns, "dropped_zero_variance": model.dropped, "vocabulary": model.vocabulary},
-                     "features.json")
+            mlf.log_metrics(
+                {
+                    f"champion_{k}": float(v)
+                    for k, v in champion.items()
+                    if isinstance(v, int | float) and v is not None
+                }
+            )
+        mlf.log_dict(
+            {
+                "columns": model.columns,
+                "dropped_zero_variance": model.dropped,
+                "vocabulary": model.vocabulary,
+            },
+            "features.json",
+        )
         mlf.log_text(feature_registry_frame().to_csv(index=False), "feature_registry.csv")
         mlf.log_text(miner.to_json(), "template_miner.json")
         mlf.set_tags({"template_state_version": miner.state_version, "data_range": f"{keys[0]}..{keys[-1]}"})
@@ -122,38 +168,54 @@ def anomaly_model(context: dg.AssetExecutionContext, config: TrainConfig, storag
         mlflow.end_run()  # explicitly: the dagster-mlflow end hook is unreliable
     version = str(info.registered_model_version)
     client = registry.client(uri)
-    for k, v in {"dagster_run_id": context.run_id, "data_range": f"{keys[0]}..{keys[-1]}",
-                 "code_version": os.getenv("MLOPS_CODE_VERSION", "dev"), "template_state_version": miner.state_version,
-                 "threshold": f"{model.threshold:.6f}"}.items():
+    for k, v in {
+        "dagster_run_id": context.run_id,
+        "data_range": f"{keys[0]}..{keys[-1]}",
+        "code_version": os.getenv("MLOPS_CODE_VERSION", "dev"),
+        "template_state_version": miner.state_version,
+        "threshold": f"{model.threshold:.6f}",
+    }.items():
         client.set_model_version_tag(model_registry.model_name, version, k, v)
 
     signature_cols = mlflow.models.get_model_info(info.model_uri).signature.inputs.input_names()
     diff = schema_differences(model, signature_cols)
-    evaluation = {"version": version, "run_id": run_id, "challenger": {k: v for k, v in challenger.items() if k != "events"},
-                  "events": challenger["events"], "champion": {k: v for k, v in champion.items() if k != "events"} if champion else None,
-                  "champion_version": champion_version, "nan_scores": int(np.isnan(challenger_scores["score"]).sum()),
-                  "schema_diff": diff, "threshold": model.threshold, "training": model.training}
+    evaluation = {
+        "version": version,
+        "run_id": run_id,
+        "challenger": {k: v for k, v in challenger.items() if k != "events"},
+        "events": challenger["events"],
+        "champion": {k: v for k, v in champion.items() if k != "events"} if champion else None,
+        "champion_version": champion_version,
+        "nan_scores": int(np.isnan(challenger_scores["score"]).sum()),
+        "schema_diff": diff,
+        "threshold": model.threshold,
+        "training": model.training,
+    }
     eval_path = evaluation_path(storage, version)
     atomic_write_text(eval_path, json.dumps(evaluation, default=str, indent=1))
     png_path = storage.path("model", "plots", f"v{version}_heldout_scores.png")
     atomic_write_bytes(png_path, score_plot_png(challenger_scores, model.threshold, labels))
     gates = gate_results(evaluation)
-    return dg.MaterializeResult(metadata={
-        "model_version": version,
-        "mlflow_run": dg.MetadataValue.text(registry.run_link(uri, experiment_id, run_id)),
-        "mlflow_tracking_uri": uri,
-        "model_uri": f"models:/{model_registry.model_name}/{version}",
-        "evaluation_path": dg.MetadataValue.path(eval_path),
-        "score_plot": dg.MetadataValue.path(png_path),
-        "metrics": dg.MetadataValue.md(metrics_markdown(challenger, champion)),
-        "gates": dg.MetadataValue.json({k: bool(v["passed"]) for k, v in gates.items()}),
-        "threshold": model.threshold,
-        "training_rows": model.training["rows"],
-        "dagster/row_count": model.training["rows"],
-        "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(c, "float64") for c in model.columns]),
-        "dropped_zero_variance": dg.MetadataValue.json(model.dropped),
-        "template_state_version": miner.state_version,
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "model_version": version,
+            "mlflow_run": dg.MetadataValue.text(registry.run_link(uri, experiment_id, run_id)),
+            "mlflow_tracking_uri": uri,
+            "model_uri": f"models:/{model_registry.model_name}/{version}",
+            "evaluation_path": dg.MetadataValue.path(eval_path),
+            "score_plot": dg.MetadataValue.path(png_path),
+            "metrics": dg.MetadataValue.md(metrics_markdown(challenger, champion)),
+            "gates": dg.MetadataValue.json({k: bool(v["passed"]) for k, v in gates.items()}),
+            "threshold": model.threshold,
+            "training_rows": model.training["rows"],
+            "dagster/row_count": model.training["rows"],
+            "dagster/column_schema": dg.TableSchema(
+                columns=[dg.TableColumn(c, "float64") for c in model.columns]
+            ),
+            "dropped_zero_variance": dg.MetadataValue.json(model.dropped),
+            "template_state_version": miner.state_version,
+        }
+    )
 
 
 def latest_candidate(instance: dg.DagsterInstance) -> tuple[str, str]:
@@ -178,20 +240,29 @@ def load_evaluation(path: str) -> dict:
     description="Moves the `champion` alias to the newest anomaly_model version when every blocking gate "
     "passed; the replaced champion stays reachable as alias `previous` (`mlops-assets rollback`).",
     op_tags=stage_tags("train"),
-    automation_condition=dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed(),
+    automation_condition=dg.AutomationCondition.eager()
+    & dg.AutomationCondition.all_deps_blocking_checks_passed(),
 )
-def deployed_model(context: dg.AssetExecutionContext, model_registry: ModelRegistryResource) -> dg.MaterializeResult:
+def deployed_model(
+    context: dg.AssetExecutionContext, model_registry: ModelRegistryResource
+) -> dg.MaterializeResult:
     version, eval_path = latest_candidate(context.instance)
     gates = gate_results(load_evaluation(eval_path))
     failed = sorted(k for k, v in gates.items() if not v["passed"])
     if failed:
-        raise RuntimeError(f"v{version} failed gates {failed} (see {eval_path}); the champion alias was not moved")
+        raise RuntimeError(
+            f"v{version} failed gates {failed} (see {eval_path}); the champion alias was not moved"
+        )
     move = registry.promote(model_registry.tracking_uri, version, model_registry.model_name)
     ev = load_evaluation(eval_path)
-    return dg.MaterializeResult(metadata={
-        "champion": move.champion or "none", "previous": move.previous or "none", "action": move.action,
-        "model_uri": f"models:/{model_registry.model_name}@{registry.CHAMPION}",
-        "mlflow_run": registry.run_link(model_registry.tracking_uri, "", ev["run_id"]),
-        "metrics": dg.MetadataValue.md(metrics_markdown(ev["challenger"], ev.get("champion"))),
-        "gates": dg.MetadataValue.json({k: bool(v["passed"]) for k, v in gates.items()}),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "champion": move.champion or "none",
+            "previous": move.previous or "none",
+            "action": move.action,
+            "model_uri": f"models:/{model_registry.model_name}@{registry.CHAMPION}",
+            "mlflow_run": registry.run_link(model_registry.tracking_uri, "", ev["run_id"]),
+            "metrics": dg.MetadataValue.md(metrics_markdown(ev["challenger"], ev.get("champion"))),
+            "gates": dg.MetadataValue.json({k: bool(v["passed"]) for k, v in gates.items()}),
+        }
+    )

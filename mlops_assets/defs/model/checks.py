@@ -30,8 +30,11 @@ def build_gate(name: str, description: str) -> dg.AssetChecksDefinition:
     def _gate(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
         version, path = latest_candidate(context.instance)
         gate = gate_results(load_evaluation(path))[name]
-        return dg.AssetCheckResult(passed=bool(gate["passed"]), severity=dg.AssetCheckSeverity.ERROR,
-                                   metadata={"model_version": version, **_metadata(gate)})
+        return dg.AssetCheckResult(
+            passed=bool(gate["passed"]),
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"model_version": version, **_metadata(gate)},
+        )
 
     return _gate
 

@@ -12,7 +12,9 @@ def score_plot_png(scores: pd.DataFrame, threshold: float, labels: pd.DataFrame 
     import matplotlib.pyplot as plt
 
     hosts = sorted(scores["host"].astype(str).unique())
-    fig, axes = plt.subplots(len(hosts) or 1, 1, figsize=(10, 2.2 * max(1, len(hosts))), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(
+        len(hosts) or 1, 1, figsize=(10, 2.2 * max(1, len(hosts))), sharex=True, squeeze=False
+    )
     for ax, host in zip(axes[:, 0], hosts, strict=False):
         s = scores[scores["host"].astype(str) == host].sort_values("window_start")
         ax.plot(s["window_start"], s["score"], lw=0.7, label="score")

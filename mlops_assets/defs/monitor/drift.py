@@ -60,34 +60,57 @@ def last_training_time(instance: dg.DagsterInstance) -> datetime | None:
     owners=["team:ml-platform"],
     description="Evidently DataDriftPreset: the champion's training features vs the latest hours, plus the "
     "anomaly-score distribution and rate. Recommends retraining when drift persists (K in a row, cooldown).",
-    check_specs=[dg.AssetCheckSpec("feature_drift", asset=DRIFT_KEY,
-                                   description="Share of drifted features stays below the threshold (WARN).")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "feature_drift",
+            asset=DRIFT_KEY,
+            description="Share of drifted features stays below the threshold (WARN).",
+        )
+    ],
     op_tags=stage_tags("monitor"),
 )
-def drift_report(context: dg.AssetExecutionContext, config: DriftConfig, storage: StorageResource,
-                 model_registry: ModelRegistryResource):
+def drift_report(
+    context: dg.AssetExecutionContext,
+    config: DriftConfig,
+    storage: StorageResource,
+    model_registry: ModelRegistryResource,
+):
     store = storage.store()
     version, ref_keys = champion_reference(store, model_registry.tracking_uri, model_registry.model_name)
     all_keys = sorted({k for h in store.hosts("features") for k in store.keys("features", h)})
-    cur_keys = all_keys[-config.current_hours:]
+    cur_keys = all_keys[-config.current_hours :]
     reference = store.read_many("features", keys=ref_keys)
     current = store.read_many("features", keys=cur_keys)
     now = datetime.now(UTC)
     html_path = storage.path("reports", "drift", f"{now:%Y%m%dT%H%M%S}.html")
-    summary = compute_drift(reference, current, share_threshold=config.share_threshold,
-                            feature_threshold=config.feature_threshold, html_path=html_path)
+    summary = compute_drift(
+        reference,
+        current,
+        share_threshold=config.share_threshold,
+        feature_threshold=config.feature_threshold,
+        html_path=html_path,
+    )
     latest_path = storage.path("reports", "drift", "latest.html")
     atomic_write_text(latest_path, read_bytes(html_path).decode("utf-8"))
 
     scores_ref = store.read_many("scores", keys=ref_keys)
     scores_cur = store.read_many("scores", keys=cur_keys)
-    shift = score_shift(scores_ref.get("score", pd.Series(dtype=float)), scores_cur.get("score", pd.Series(dtype=float)))
+    shift = score_shift(
+        scores_ref.get("score", pd.Series(dtype=float)), scores_cur.get("score", pd.Series(dtype=float))
+    )
     anomaly_rate = float(scores_cur["is_anomaly"].mean()) if len(scores_cur) else float("nan")
 
     history_path = storage.path(*HISTORY)
-    evaluation = {"at": now.isoformat(), "dataset_drift": summary.dataset_drift, "drift_share": summary.drift_share,
-                  "champion_version": version, "current": f"{cur_keys[0]}..{cur_keys[-1]}"}
-    history_json = append_history(read_bytes(history_path).decode() if exists(history_path) else None, evaluation)
+    evaluation = {
+        "at": now.isoformat(),
+        "dataset_drift": summary.dataset_drift,
+        "drift_share": summary.drift_share,
+        "champion_version": version,
+        "current": f"{cur_keys[0]}..{cur_keys[-1]}",
+    }
+    history_json = append_history(
+        read_bytes(history_path).decode() if exists(history_path) else None, evaluation
+    )
     atomic_write_text(history_path, history_json)
     policy = RetrainPolicy(config.consecutive, timedelta(hours=config.cooldown_hours))
     retrain, reason = policy.decide(json.loads(history_json), last_training_time(context.instance), now)
@@ -99,11 +122,19 @@ def drift_report(context: dg.AssetExecutionContext, config: DriftConfig, storage
             "dataset_drift": summary.dataset_drift,
             "drifted_features": dg.MetadataValue.json(summary.drifted),
             "per_feature": dg.MetadataValue.table(
-                records=[dg.TableRecord({k: (bool(v) if k == "drifted" else v) for k, v in r.items()})
-                         for r in per_feature.to_dict(orient="records")],
-                schema=dg.TableSchema(columns=[dg.TableColumn("feature", "string"), dg.TableColumn("method", "string"),
-                                               dg.TableColumn("value", "float"), dg.TableColumn("threshold", "float"),
-                                               dg.TableColumn("drifted", "bool")]),
+                records=[
+                    dg.TableRecord({k: (bool(v) if k == "drifted" else v) for k, v in r.items()})
+                    for r in per_feature.to_dict(orient="records")
+                ],
+                schema=dg.TableSchema(
+                    columns=[
+                        dg.TableColumn("feature", "string"),
+                        dg.TableColumn("method", "string"),
+                        dg.TableColumn("value", "float"),
+                        dg.TableColumn("threshold", "float"),
+                        dg.TableColumn("drifted", "bool"),
+                    ]
+                ),
             ),
             "report": dg.MetadataValue.path(html_path),
             "report_latest": dg.MetadataValue.path(latest_path),
@@ -119,14 +150,23 @@ def drift_report(context: dg.AssetExecutionContext, config: DriftConfig, storage
         }
     )
     yield dg.AssetCheckResult(
-        check_name="feature_drift", passed=not summary.dataset_drift, severity=dg.AssetCheckSeverity.WARN,
-        metadata={"drift_share": summary.drift_share, "threshold": config.share_threshold,
-                  "drifted_features": dg.MetadataValue.json(summary.drifted[:20])},
+        check_name="feature_drift",
+        passed=not summary.dataset_drift,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "drift_share": summary.drift_share,
+            "threshold": config.share_threshold,
+            "drifted_features": dg.MetadataValue.json(summary.drifted[:20]),
+        },
     )
 
 
-@dg.asset_sensor(asset_key=DRIFT_KEY, name="retrain_on_drift", default_status=dg.DefaultSensorStatus.RUNNING,
-                 job=train_and_deploy_job)
+@dg.asset_sensor(
+    asset_key=DRIFT_KEY,
+    name="retrain_on_drift",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    job=train_and_deploy_job,
+)
 def retrain_on_drift(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry):
     """Request training + gated deployment when a drift evaluation recommends it (once per evaluation)."""
     mat = asset_event.asset_materialization
@@ -136,5 +176,8 @@ def retrain_on_drift(context: dg.SensorEvaluationContext, asset_event: dg.EventL
         return dg.SkipReason(f"no retraining: {reason}")
     return dg.RunRequest(
         run_key=f"drift-retrain-{md['evaluation_at'].value}",
-        tags={"mlops_assets/trigger": "drift", "mlops_assets/drift_reason": str(md["retrain_reason"].value)[:200]},
+        tags={
+            "mlops_assets/trigger": "drift",
+            "mlops_assets/drift_reason": str(md["retrain_reason"].value)[:200],
+        },
     )

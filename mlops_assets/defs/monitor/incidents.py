@@ -60,17 +60,31 @@ def merge_incidents(scores: pd.DataFrame, evidence: pd.DataFrame) -> pd.DataFram
                 lines += [ln for ln in json.loads(rec["sample_lines"]) if ln not in lines]
         top = sorted(feats.values(), key=lambda i: -abs(i["contribution"]))[:5]
         sources = sorted({_source_of(i["feature"]) for i in top} | ({"logs"} if templates else set()))
-        start, end = pd.Timestamp(g["window_start"].iloc[0]), pd.Timestamp(g["window_start"].iloc[-1]) + WINDOW
+        start, end = (
+            pd.Timestamp(g["window_start"].iloc[0]),
+            pd.Timestamp(g["window_start"].iloc[-1]) + WINDOW,
+        )
         host_name = str(g["host"].iloc[0])
-        rows.append({
-            "incident_id": hashlib.sha1(f"{host_name}|{start.isoformat()}".encode()).hexdigest()[:16],
-            "host": host_name, "start": start, "end": end,
-            "severity": severity(float(g["score"].max()), len(g), sources), "max_score": float(g["score"].max()),
-            "windows": len(g), "sources": ";".join(sources),
-            "evidence": json.dumps({"top_features": top,
-                                    "templates": sorted(templates.values(), key=lambda x: -x["count"])[:8],
-                                    "sample_lines": lines[:10], "sources": sources}),
-        })
+        rows.append(
+            {
+                "incident_id": hashlib.sha1(f"{host_name}|{start.isoformat()}".encode()).hexdigest()[:16],
+                "host": host_name,
+                "start": start,
+                "end": end,
+                "severity": severity(float(g["score"].max()), len(g), sources),
+                "max_score": float(g["score"].max()),
+                "windows": len(g),
+                "sources": ";".join(sources),
+                "evidence": json.dumps(
+                    {
+                        "top_features": top,
+                        "templates": sorted(templates.values(), key=lambda x: -x["count"])[:8],
+                        "sample_lines": lines[:10],
+                        "sources": sources,
+                    }
+                ),
+            }
+        )
     return conform(pd.DataFrame(rows), INCIDENTS)
 
 
@@ -92,11 +106,21 @@ def incidents(context: dg.AssetExecutionContext, storage: StorageResource) -> dg
     path = storage.path("incidents", "incidents.parquet")
     write_parquet(path, table)
     by_sev = table["severity"].value_counts().to_dict() if len(table) else {}
-    return dg.Output(table, metadata={
-        "dagster/row_count": len(table),
-        "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(c, str(t)) for c, t in table.dtypes.items()]),
-        "table_path": dg.MetadataValue.path(path),  # not "path": the IO manager's own key would overwrite it
-        "by_severity": dg.MetadataValue.json({str(k): int(v) for k, v in by_sev.items()}),
-        "preview": dg.MetadataValue.md(table.drop(columns=["evidence", "summary", "summary_kind"]).head(20).to_markdown(index=False)
-                                       if len(table) else "(no incidents)"),
-    })
+    return dg.Output(
+        table,
+        metadata={
+            "dagster/row_count": len(table),
+            "dagster/column_schema": dg.TableSchema(
+                columns=[dg.TableColumn(c, str(t)) for c, t in table.dtypes.items()]
+            ),
+            "table_path": dg.MetadataValue.path(
+                path
+            ),  # not "path": the IO manager's own key would overwrite it
+            "by_severity": dg.MetadataValue.json({str(k): int(v) for k, v in by_sev.items()}),
+            "preview": dg.MetadataValue.md(
+                table.drop(columns=["evidence", "summary", "summary_kind"]).head(20).to_markdown(index=False)
+                if len(table)
+                else "(no incidents)"
+            ),
+        },
+    )

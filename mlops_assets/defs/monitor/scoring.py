@@ -25,7 +25,9 @@ def champion(reg: ModelRegistryResource) -> tuple[TrainedModel, str]:
     """The champion model (cached per process by version); raises when nothing was deployed yet."""
     version = registry.alias_version(reg.tracking_uri, registry.CHAMPION, reg.model_name)
     if version is None:
-        raise RuntimeError(f"no {reg.model_name}@champion in {reg.tracking_uri}: materialize anomaly_model + deployed_model")
+        raise RuntimeError(
+            f"no {reg.model_name}@champion in {reg.tracking_uri}: materialize anomaly_model + deployed_model"
+        )
     key = (reg.tracking_uri, version)
     if key not in _CACHE:
         _CACHE[key] = unwrap(registry.load_version(reg.tracking_uri, version, reg.model_name))
@@ -37,22 +39,46 @@ def _lines_in(df: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, mask: pd
     return sel["message"].astype("string").fillna("").str.slice(0, 300).tolist()
 
 
-def evidence(windows: pd.DataFrame, counts: pd.DataFrame, tables: dict[str, pd.DataFrame], miner, window: str = "1min") -> pd.DataFrame:
+def evidence(
+    windows: pd.DataFrame, counts: pd.DataFrame, tables: dict[str, pd.DataFrame], miner, window: str = "1min"
+) -> pd.DataFrame:
     """Per anomalous window: templates (top by count) and sample log lines (kernel, journal <= warning, errors)."""
     rows = []
     width = pd.Timedelta(window)
     for w in windows.itertuples(index=False):
         start = pd.Timestamp(w.window_start)
-        c = counts[counts["window_start"] == start].sort_values("count", ascending=False).head(5) if len(counts) else counts
-        templates = [{"template_id": None if pd.isna(t) else str(t),
-                      "template": (miner.template_of(str(t)) if not pd.isna(t) else "<new: no known template>"),
-                      "count": int(n)} for t, n in zip(c.get("template_id", []), c.get("count", []), strict=False)]
+        c = (
+            counts[counts["window_start"] == start].sort_values("count", ascending=False).head(5)
+            if len(counts)
+            else counts
+        )
+        templates = [
+            {
+                "template_id": None if pd.isna(t) else str(t),
+                "template": (miner.template_of(str(t)) if not pd.isna(t) else "<new: no known template>"),
+                "count": int(n),
+            }
+            for t, n in zip(c.get("template_id", []), c.get("count", []), strict=False)
+        ]
         k, j, d = tables["kernel_events"], tables["journal_entries"], tables["docker_lines"]
-        lines = (_lines_in(k, start, start + width, pd.Series(True, index=k.index))
-                 + _lines_in(j, start, start + width, pd.to_numeric(j["priority"], errors="coerce").fillna(6) <= 4)
-                 + _lines_in(d, start, start + width, d["level"].isin(["error", "critical", "warning"]) | (d["stream"] == "stderr")))
-        rows.append({"host": w.host, "window_start": start, "templates": json.dumps(templates),
-                     "sample_lines": json.dumps(lines[:MAX_LINES])})
+        lines = (
+            _lines_in(k, start, start + width, pd.Series(True, index=k.index))
+            + _lines_in(j, start, start + width, pd.to_numeric(j["priority"], errors="coerce").fillna(6) <= 4)
+            + _lines_in(
+                d,
+                start,
+                start + width,
+                d["level"].isin(["error", "critical", "warning"]) | (d["stream"] == "stderr"),
+            )
+        )
+        rows.append(
+            {
+                "host": w.host,
+                "window_start": start,
+                "templates": json.dumps(templates),
+                "sample_lines": json.dumps(lines[:MAX_LINES]),
+            }
+        )
     return pd.DataFrame(rows, columns=["host", "window_start", "templates", "sample_lines"])
 
 
@@ -68,8 +94,9 @@ def evidence(windows: pd.DataFrame, counts: pd.DataFrame, tables: dict[str, pd.D
     op_tags=stage_tags("score"),
     automation_condition=dg.AutomationCondition.eager(),
 )
-def anomaly_scores(context: dg.AssetExecutionContext, storage: StorageResource,
-                   model_registry: ModelRegistryResource) -> dg.MaterializeResult:
+def anomaly_scores(
+    context: dg.AssetExecutionContext, storage: StorageResource, model_registry: ModelRegistryResource
+) -> dg.MaterializeResult:
     host, hour = split_key(context)
     store = storage.store()
     for table in ("features", "template_counts"):
@@ -85,9 +112,14 @@ def anomaly_scores(context: dg.AssetExecutionContext, storage: StorageResource,
         tables = {t: store.read(t, host, hour) for t in ("kernel_events", "journal_entries", "docker_lines")}
         ev = evidence(flagged, counts, tables, load_template_miner(storage.root))
     store.write(EVIDENCE_TABLE, host, hour, ev)
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": len(scores),
-        "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(c, str(t)) for c, t in scores.dtypes.items()]),
-        "anomalous_windows": len(flagged), "max_score": float(scores["score"].max()) if len(scores) else 0.0,
-        "model_version": version,
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(scores),
+            "dagster/column_schema": dg.TableSchema(
+                columns=[dg.TableColumn(c, str(t)) for c, t in scores.dtypes.items()]
+            ),
+            "anomalous_windows": len(flagged),
+            "max_score": float(scores["score"].max()) if len(scores) else 0.0,
+            "model_version": version,
+        }
+    )

@@ -13,7 +13,9 @@ def demo_outputs(cfg: Settings, hosts: list[str], hour_keys: list[str]) -> dict[
     incidents_path = join(cfg.storage_root, "incidents", "incidents.parquet")
     drift = join(cfg.storage_root, "reports", "drift", "latest.html")
     return {
-        "scores": scores if not scores.empty else pd.DataFrame(columns=["host", "window_start", "score", "is_anomaly"]),
+        "scores": scores
+        if not scores.empty
+        else pd.DataFrame(columns=["host", "window_start", "score", "is_anomaly"]),
         "champion_version": registry.alias_version(cfg.mlflow_tracking_uri, registry.CHAMPION),
         "incidents": len(read_parquet(incidents_path)) if exists(incidents_path) else 0,
         "drift_report": drift if exists(drift) else None,

@@ -5,7 +5,6 @@ partition just parsed; the quarantine-rate check is blocking, so a flood of bad 
 downstream features/scoring of that run.
 """
 
-
 import os
 import warnings
 from datetime import UTC, datetime, timedelta
@@ -47,12 +46,20 @@ def _spec(key: dg.AssetKey, **kw) -> dg.AssetCheckSpec:
 
 
 _CHECKS: list[dict] = [
-    {"name": "quarantine_rate", "blocking": True,
-     "description": f"Share of records quarantined stays <= {MAX_QUARANTINE_RATE:.1%} (blocking)."},
+    {
+        "name": "quarantine_rate",
+        "blocking": True,
+        "description": f"Share of records quarantined stays <= {MAX_QUARANTINE_RATE:.1%} (blocking).",
+    },
     {"name": "column_schema", "description": "Every table matches its data contract exactly."},
-    {"name": "timestamps_in_order", "description": "Records do not go back in time beyond the source's tolerance."},
-    {"name": "raw_freshness",
-     "description": f"The newest collected hour of this host is at most {MAX_RAW_LAG_HOURS:g} h old."},
+    {
+        "name": "timestamps_in_order",
+        "description": "Records do not go back in time beyond the source's tolerance.",
+    },
+    {
+        "name": "raw_freshness",
+        "description": f"The newest collected hour of this host is at most {MAX_RAW_LAG_HOURS:g} h old.",
+    },
 ]
 
 
@@ -89,34 +96,59 @@ def build_parse_asset(source: str) -> dg.AssetsDefinition:
 
         rate = parsed.quarantine_rate
         checks: list[dg.AssetCheckResult] = []
-        checks.append(dg.AssetCheckResult(
-            check_name="quarantine_rate",
-            passed=rate <= MAX_QUARANTINE_RATE,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata={"rate": rate, "max_rate": MAX_QUARANTINE_RATE, "quarantined": len(parsed.quarantine),
-                      "rows": parsed.rows, "reasons": dg.MetadataValue.json({str(k): int(v) for k, v in reasons.items()})},
-        ))
-        problems = [f"{t}: {p}" for t, df in parsed.tables.items() for p in schema_mismatches(df, TABLE_SCHEMAS[t])]
-        checks.append(dg.AssetCheckResult(
-            check_name="column_schema", passed=not problems, severity=dg.AssetCheckSeverity.ERROR,
-            metadata={"problems": dg.MetadataValue.json(problems)},
-        ))
+        checks.append(
+            dg.AssetCheckResult(
+                check_name="quarantine_rate",
+                passed=rate <= MAX_QUARANTINE_RATE,
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata={
+                    "rate": rate,
+                    "max_rate": MAX_QUARANTINE_RATE,
+                    "quarantined": len(parsed.quarantine),
+                    "rows": parsed.rows,
+                    "reasons": dg.MetadataValue.json({str(k): int(v) for k, v in reasons.items()}),
+                },
+            )
+        )
+        problems = [
+            f"{t}: {p}" for t, df in parsed.tables.items() for p in schema_mismatches(df, TABLE_SCHEMAS[t])
+        ]
+        checks.append(
+            dg.AssetCheckResult(
+                check_name="column_schema",
+                passed=not problems,
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata={"problems": dg.MetadataValue.json(problems)},
+            )
+        )
         tolerance = pd.Timedelta(ORDER_TOLERANCE[source])
         group = "gpu_index" if source == "gpu" else ("container" if source == "docker_logs" else None)
-        series = [g["ts"] for _, g in main.groupby(group, dropna=False)] if group and len(main) else [main["ts"]]
+        series = (
+            [g["ts"] for _, g in main.groupby(group, dropna=False)] if group and len(main) else [main["ts"]]
+        )
         violations = sum(timestamp_order_violations(s, tolerance) for s in series)
-        checks.append(dg.AssetCheckResult(
-            check_name="timestamps_in_order", passed=violations == 0, severity=dg.AssetCheckSeverity.WARN,
-            metadata={"violations": violations, "tolerance": str(tolerance)},
-        ))
+        checks.append(
+            dg.AssetCheckResult(
+                check_name="timestamps_in_order",
+                passed=violations == 0,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"violations": violations, "tolerance": str(tolerance)},
+            )
+        )
         newest = _newest_hour(store, source, host)
         lag_h = (datetime.now(UTC) - (newest + timedelta(hours=1))).total_seconds() / 3600 if newest else None
-        checks.append(dg.AssetCheckResult(
-            check_name="raw_freshness", passed=lag_h is not None and lag_h <= MAX_RAW_LAG_HOURS,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={"newest_hour": newest.isoformat() if newest else "none",
-                      "lag_hours": round(lag_h, 2) if lag_h is not None else -1.0, "max_lag_hours": MAX_RAW_LAG_HOURS},
-        ))
+        checks.append(
+            dg.AssetCheckResult(
+                check_name="raw_freshness",
+                passed=lag_h is not None and lag_h <= MAX_RAW_LAG_HOURS,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={
+                    "newest_hour": newest.isoformat() if newest else "none",
+                    "lag_hours": round(lag_h, 2) if lag_h is not None else -1.0,
+                    "max_lag_hours": MAX_RAW_LAG_HOURS,
+                },
+            )
+        )
         ts = main["ts"].dropna()
         yield dg.MaterializeResult(
             metadata={

@@ -1,6 +1,5 @@
 """log_templates: grows the template miner from newly parsed journal and docker messages."""
 
-
 import os
 
 import dagster as dg
@@ -25,8 +24,11 @@ EXPLOSION_SHARE = 0.8  # warn before the cap is hit, not after
     description="Log templates mined (masking + Drain-style clustering) from parsed journal and docker "
     "messages. Grows incrementally with stable ids; scoring only matches against it.",
     check_specs=[
-        dg.AssetCheckSpec("template_explosion", asset="log_templates",
-                          description=f"Templates stay below {EXPLOSION_SHARE:.0%} of the cap ({MAX_TEMPLATES}) and nothing overflowed."),
+        dg.AssetCheckSpec(
+            "template_explosion",
+            asset="log_templates",
+            description=f"Templates stay below {EXPLOSION_SHARE:.0%} of the cap ({MAX_TEMPLATES}) and nothing overflowed.",
+        ),
     ],
     op_tags=stage_tags("features"),
 )

@@ -19,8 +19,20 @@ HOURS = 8
 # Two faults in 16 host-hours: the threshold is calibrated to an alarm budget on UNLABELLED training
 # data, which assumes faults are rare there (the default schedule packs all 9 kinds into 8 h).
 TRAIN_FAULTS = [
-    FaultSpec("gpu-node-02", "xid79_fell_off_bus", DEFAULT_START + timedelta(hours=2), DEFAULT_START + timedelta(hours=2, minutes=15), 1),
-    FaultSpec("gpu-node-01", "fan_failure", DEFAULT_START + timedelta(hours=5), DEFAULT_START + timedelta(hours=5, minutes=12), 6),
+    FaultSpec(
+        "gpu-node-02",
+        "xid79_fell_off_bus",
+        DEFAULT_START + timedelta(hours=2),
+        DEFAULT_START + timedelta(hours=2, minutes=15),
+        1,
+    ),
+    FaultSpec(
+        "gpu-node-01",
+        "fan_failure",
+        DEFAULT_START + timedelta(hours=5),
+        DEFAULT_START + timedelta(hours=5, minutes=12),
+        6,
+    ),
 ]
 
 
@@ -45,8 +57,15 @@ def featurised(tmp_path_factory: pytest.TempPathFactory) -> dict:
     save_template_miner(root, miner, set())
     for host, key, start, tables in parsed:
         t = assign_templates(tables, miner)
-        store.write("features", host, key, build_window_features(t, host, start, start + timedelta(hours=1), expected_gpus=8))
-        store.write("template_counts", host, key, build_template_counts(t, host, start, start + timedelta(hours=1)))
+        store.write(
+            "features",
+            host,
+            key,
+            build_window_features(t, host, start, start + timedelta(hours=1), expected_gpus=8),
+        )
+        store.write(
+            "template_counts", host, key, build_template_counts(t, host, start, start + timedelta(hours=1))
+        )
     return {"root": root, "hosts": summary.hosts, "labels": read_labels(raw / "labels.csv"), "base": base}
 
 

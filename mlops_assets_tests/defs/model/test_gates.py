@@ -14,12 +14,21 @@ from mlops_assets.lib import registry
 from mlops_assets.lib.storage import PartitionStore
 from mlops_assets.resources import StorageResource
 
-RUN_CONFIG = {"ops": {"anomaly_model": {"config": {"eval_hosts": 2, "eval_hours": 6, "eval_seed": 11, "n_estimators": 50}}}}
+RUN_CONFIG = {
+    "ops": {
+        "anomaly_model": {"config": {"eval_hosts": 2, "eval_hours": 6, "eval_seed": 11, "n_estimators": 50}}
+    }
+}
 
 
-def _materialize(root: str, uri: str, artifacts: str, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+def _materialize(
+    root: str, uri: str, artifacts: str, instance: dg.DagsterInstance
+) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [anomaly_model, deployed_model, *model_checks], instance=instance, run_config=RUN_CONFIG, raise_on_error=False,
+        [anomaly_model, deployed_model, *model_checks],
+        instance=instance,
+        run_config=RUN_CONFIG,
+        raise_on_error=False,
         resources={"storage": StorageResource(root=root), **mlflow_resources(uri, artifacts)},
     )
 
@@ -48,8 +57,9 @@ def _degraded_root(featurised: dict, base: Path) -> str:
     return root
 
 
-def test_gates_block_degraded_and_rollback_restores(featurised: dict, mlflow_dirs: tuple[str, str], tmp_path: Path,
-                                                    capsys) -> None:
+def test_gates_block_degraded_and_rollback_restores(
+    featurised: dict, mlflow_dirs: tuple[str, str], tmp_path: Path, capsys
+) -> None:
     uri, artifacts = mlflow_dirs
     with dg.instance_for_test() as instance:
         good = _materialize(featurised["root"], uri, artifacts, instance)
@@ -59,8 +69,12 @@ def test_gates_block_degraded_and_rollback_restores(featurised: dict, mlflow_dir
 
         bad = _materialize(_degraded_root(featurised, tmp_path), uri, artifacts, instance)
         assert "event_recall" in _failed_checks(bad)
-        assert registry.alias_version(uri, registry.CHAMPION) == "1", "a failing challenger must not become champion"
-        deployed = [e for e in bad.get_asset_materialization_events() if e.asset_key == dg.AssetKey("deployed_model")]
+        assert registry.alias_version(uri, registry.CHAMPION) == "1", (
+            "a failing challenger must not become champion"
+        )
+        deployed = [
+            e for e in bad.get_asset_materialization_events() if e.asset_key == dg.AssetKey("deployed_model")
+        ]
         assert deployed == []
 
         again = _materialize(featurised["root"], uri, artifacts, instance)

@@ -21,13 +21,17 @@ REF_HOURS, CUR_HOURS = 12, 6
 def _hour_features(rng, host: str, start: datetime, hotter: float) -> pd.DataFrame:
     n = 60
     ws = pd.date_range(start, periods=n, freq="1min", tz="UTC")
-    return pd.DataFrame({
-        "host": host, "window_start": ws, "window_end": ws + pd.Timedelta("1min"),
-        "gpu_temp_max_c": rng.normal(64 + hotter, 3, n),
-        "gpu_power_mean_w": rng.normal(310 + 6 * hotter, 25, n),
-        "gpu_util_mean_pct": rng.normal(55, 12, n),
-        "journal_warning_count": rng.poisson(1.0, n).astype(float),
-    })
+    return pd.DataFrame(
+        {
+            "host": host,
+            "window_start": ws,
+            "window_end": ws + pd.Timedelta("1min"),
+            "gpu_temp_max_c": rng.normal(64 + hotter, 3, n),
+            "gpu_power_mean_w": rng.normal(310 + 6 * hotter, 25, n),
+            "gpu_util_mean_pct": rng.normal(55, 12, n),
+            "journal_warning_count": rng.poisson(1.0, n).astype(float),
+        }
+    )
 
 
 def _prepare(tmp_path, hotter: float) -> dict:
@@ -52,8 +56,12 @@ def _prepare(tmp_path, hotter: float) -> dict:
 
 
 def _evaluate(instance, resources) -> tuple[dict, bool]:
-    result = dg.materialize([drift_report], instance=instance, resources=resources,
-                            run_config={"ops": {"drift_report": {"config": {"current_hours": CUR_HOURS, "consecutive": 3}}}})
+    result = dg.materialize(
+        [drift_report],
+        instance=instance,
+        resources=resources,
+        run_config={"ops": {"drift_report": {"config": {"current_hours": CUR_HOURS, "consecutive": 3}}}},
+    )
     md = result.asset_materializations_for_node("drift_report")[0].metadata
     [check] = result.get_asset_check_evaluations()
     return md, check.passed
@@ -95,7 +103,9 @@ def test_no_shift_never_requests_retraining(tmp_path):
 def test_no_champion_is_a_clear_failure(tmp_path):
     resources = {
         "storage": StorageResource(root=str(tmp_path / "s")),
-        "model_registry": ModelRegistryResource(tracking_uri=f"sqlite:///{tmp_path / 'm.db'}", artifact_root=str(tmp_path)),
+        "model_registry": ModelRegistryResource(
+            tracking_uri=f"sqlite:///{tmp_path / 'm.db'}", artifact_root=str(tmp_path)
+        ),
     }
     with dg.instance_for_test() as instance:
         result = dg.materialize([drift_report], instance=instance, resources=resources, raise_on_error=False)

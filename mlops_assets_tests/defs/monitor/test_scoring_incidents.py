@@ -41,23 +41,51 @@ def prepared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
     store.write("features", HOST, KEY, hour)
     store.write("template_counts", HOST, KEY, counts)
     xid_ts = HOUR + pd.Timedelta(minutes=XID_BURST, seconds=5)
-    store.write("kernel_events", HOST, KEY, conform(pd.DataFrame([{
-        "ts": xid_ts, "host": HOST, "kind": "xid", "xid": 79, "message": "NVRM: Xid (PCI:0000:3b:00): 79, GPU has fallen off the bus."}]),
-        TABLES["kernel_events"]))
+    store.write(
+        "kernel_events",
+        HOST,
+        KEY,
+        conform(
+            pd.DataFrame(
+                [
+                    {
+                        "ts": xid_ts,
+                        "host": HOST,
+                        "kind": "xid",
+                        "xid": 79,
+                        "message": "NVRM: Xid (PCI:0000:3b:00): 79, GPU has fallen off the bus.",
+                    }
+                ]
+            ),
+            TABLES["kernel_events"],
+        ),
+    )
     for table in ("journal_entries", "docker_lines"):
         store.write(table, HOST, KEY, empty_frame(TABLES[table]))
     miner = TemplateMiner()
     miner.fit(["job 1 started", "job 2 started"])
     save_template_miner(root, miner, set())
-    return {"root": root, "version": version, "resources": {
-        "storage": StorageResource(root=root),
-        "model_registry": ModelRegistryResource(tracking_uri=uri, artifact_root=artifacts)}}
+    return {
+        "root": root,
+        "version": version,
+        "resources": {
+            "storage": StorageResource(root=root),
+            "model_registry": ModelRegistryResource(tracking_uri=uri, artifact_root=artifacts),
+        },
+    }
 
 
-def _score(instance: dg.DagsterInstance, resources: dict, raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+def _score(
+    instance: dg.DagsterInstance, resources: dict, raise_on_error: bool = True
+) -> dg.ExecuteInProcessResult:
     instance.add_dynamic_partitions("hosts", [HOST])
-    return dg.materialize([anomaly_scores], instance=instance, resources=resources, raise_on_error=raise_on_error,
-                          partition_key=dg.MultiPartitionKey({"host": HOST, "hour": KEY}))
+    return dg.materialize(
+        [anomaly_scores],
+        instance=instance,
+        resources=resources,
+        raise_on_error=raise_on_error,
+        partition_key=dg.MultiPartitionKey({"host": HOST, "hour": KEY}),
+    )
 
 
 def test_scores_evidence_and_incidents(prepared: dict) -> None:
@@ -75,10 +103,14 @@ def test_scores_evidence_and_incidents(prepared: dict) -> None:
 
         evidence = store.read(EVIDENCE_TABLE, HOST, KEY)
         assert len(evidence) == len(flagged)
-        xid_row = evidence[pd.to_datetime(evidence["window_start"], utc=True) == HOUR + pd.Timedelta(minutes=XID_BURST)]
+        xid_row = evidence[
+            pd.to_datetime(evidence["window_start"], utc=True) == HOUR + pd.Timedelta(minutes=XID_BURST)
+        ]
         assert "fallen off the bus" in json.loads(xid_row["sample_lines"].iloc[0])[0]
 
-        inc = dg.materialize([incidents], instance=instance, resources={"storage": prepared["resources"]["storage"]})
+        inc = dg.materialize(
+            [incidents], instance=instance, resources={"storage": prepared["resources"]["storage"]}
+        )
         imd = inc.asset_materializations_for_node("incidents")[0].metadata
     table = read_parquet(imd["table_path"].value)
     assert list(table.columns) == list(INCIDENTS) and imd["dagster/row_count"].value == len(table)
@@ -87,7 +119,11 @@ def test_scores_evidence_and_incidents(prepared: dict) -> None:
     assert fan.windows >= 3 and pd.Timestamp(fan.end) >= HOUR + pd.Timedelta(minutes=FAN_STALL[-1] + 1)
     assert "gpu" in fan.sources.split(";")
     assert json.loads(fan.evidence)["top_features"][0]["feature"] == "fan_min_pct"
-    xid = next(r for r in table.itertuples() if pd.Timestamp(r.start) <= HOUR + pd.Timedelta(minutes=XID_BURST) < pd.Timestamp(r.end))
+    xid = next(
+        r
+        for r in table.itertuples()
+        if pd.Timestamp(r.start) <= HOUR + pd.Timedelta(minutes=XID_BURST) < pd.Timestamp(r.end)
+    )
     assert "kernel" in xid.sources.split(";")
     assert any("fallen off the bus" in ln for ln in json.loads(xid.evidence)["sample_lines"])
     assert table["summary"].isna().all()  # incident_triage fills it
@@ -96,10 +132,18 @@ def test_scores_evidence_and_incidents(prepared: dict) -> None:
 def test_scoring_without_features_or_champion_says_what_to_do(prepared: dict, tmp_path: Path) -> None:
     res = prepared["resources"]
     with dg.instance_for_test() as instance:
-        no_feats = _score(instance, {**res, "storage": StorageResource(root=str(tmp_path / "empty"))}, raise_on_error=False)
+        no_feats = _score(
+            instance, {**res, "storage": StorageResource(root=str(tmp_path / "empty"))}, raise_on_error=False
+        )
         assert not no_feats.success
-        assert "materialize window_features first" in str(no_feats.get_step_failure_events()[0].step_failure_data.error)
-        other = ModelRegistryResource(tracking_uri=f"sqlite:///{tmp_path / 'none.db'}", artifact_root=str(tmp_path / "a2"))
+        assert "materialize window_features first" in str(
+            no_feats.get_step_failure_events()[0].step_failure_data.error
+        )
+        other = ModelRegistryResource(
+            tracking_uri=f"sqlite:///{tmp_path / 'none.db'}", artifact_root=str(tmp_path / "a2")
+        )
         no_champ = _score(instance, {**res, "model_registry": other}, raise_on_error=False)
         assert not no_champ.success
-        assert "materialize anomaly_model + deployed_model" in str(no_champ.get_step_failure_events()[0].step_failure_data.error)
+        assert "materialize anomaly_model + deployed_model" in str(
+            no_champ.get_step_failure_events()[0].step_failure_data.error
+        )
