@@ -220,9 +220,9 @@ UNITS = {
 def unit_crash_loop(host: HostLog, wl: Workload, f: FaultSpec, s: int, e: int) -> None:
     unit = sorted(UNITS)[int(host.rng.integers(0, len(UNITS)))]
     ident, desc, error = UNITS[unit]
-    sysd = lambda ns, msg, prio=6: host.journal(
-        ns, "systemd", msg, priority=prio, unit=None, pid=1, transport="journal"
-    )  # noqa: E731
+    def sysd(ns: int, msg: str, prio: int = 6) -> None:
+        host.journal(ns, "systemd", msg, priority=prio, unit=None, pid=1, transport="journal")
+
     ns, n = s, 0
     while ns + 12 * NS < e - 2 * NS:
         pid = host.next_pid()
