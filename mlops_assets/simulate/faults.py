@@ -220,6 +220,7 @@ UNITS = {
 def unit_crash_loop(host: HostLog, wl: Workload, f: FaultSpec, s: int, e: int) -> None:
     unit = sorted(UNITS)[int(host.rng.integers(0, len(UNITS)))]
     ident, desc, error = UNITS[unit]
+
     def sysd(ns: int, msg: str, prio: int = 6) -> None:
         host.journal(ns, "systemd", msg, priority=prio, unit=None, pid=1, transport="journal")
 
