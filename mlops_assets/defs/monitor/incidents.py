@@ -88,6 +88,12 @@ def merge_incidents(scores: pd.DataFrame, evidence: pd.DataFrame) -> pd.DataFram
     return conform(pd.DataFrame(rows), INCIDENTS)
 
 
+def incidents_path(storage: StorageResource) -> str:
+    """Where the incidents table lives: read by incident_triage and the notify sensor through storage,
+    not the IO manager, because step pods in prod share the storage root, not $DAGSTER_HOME."""
+    return storage.path("incidents", "incidents.parquet")
+
+
 @dg.asset(
     key="incidents",
     deps=["anomaly_scores"],
@@ -98,24 +104,21 @@ def merge_incidents(scores: pd.DataFrame, evidence: pd.DataFrame) -> pd.DataFram
     "sources and evidence (top features, templates, sample lines); summaries are added by incident_triage.",
     op_tags=stage_tags("monitor"),
 )
-def incidents(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.Output[pd.DataFrame]:
+def incidents(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     store = storage.store()
     scores = store.read_many("scores")
     evidence = store.read_many("score_evidence")
     table = merge_incidents(scores, evidence) if len(scores) else empty_frame(INCIDENTS)
-    path = storage.path("incidents", "incidents.parquet")
+    path = incidents_path(storage)
     write_parquet(path, table)
     by_sev = table["severity"].value_counts().to_dict() if len(table) else {}
-    return dg.Output(
-        table,
+    return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(table),
             "dagster/column_schema": dg.TableSchema(
                 columns=[dg.TableColumn(c, str(t)) for c, t in table.dtypes.items()]
             ),
-            "table_path": dg.MetadataValue.path(
-                path
-            ),  # not "path": the IO manager's own key would overwrite it
+            "table_path": dg.MetadataValue.path(path),
             "by_severity": dg.MetadataValue.json({str(k): int(v) for k, v in by_sev.items()}),
             "preview": dg.MetadataValue.md(
                 table.drop(columns=["evidence", "summary", "summary_kind"]).head(20).to_markdown(index=False)

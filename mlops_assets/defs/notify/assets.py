@@ -14,9 +14,10 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from mlops_assets.defs.monitor.incidents import incidents_path
 from mlops_assets.defs.tags import stage_tags
 from mlops_assets.lib.contracts import INCIDENTS, conform
-from mlops_assets.lib.storage import atomic_write_text, exists, read_bytes, write_parquet
+from mlops_assets.lib.storage import atomic_write_text, exists, read_bytes, read_parquet, write_parquet
 from mlops_assets.lib.triage import evidence_hash, parse_evidence
 from mlops_assets.notify.resources import TriageResource
 from mlops_assets.resources import StorageResource
@@ -78,7 +79,7 @@ def triage_incidents(
 
 @dg.asset(
     group_name="monitor",
-    ins={"incidents": dg.AssetIn(key="incidents")},
+    deps=["incidents"],
     op_tags=stage_tags("notify"),
     automation_condition=dg.AutomationCondition.eager(),
     kinds={"pandas", "gemini"},
@@ -86,10 +87,13 @@ def triage_incidents(
 )
 def incident_triage(
     context: dg.AssetExecutionContext,
-    incidents: pd.DataFrame,
     triage: TriageResource,
     storage: StorageResource,
-) -> dg.Output[pd.DataFrame]:
+) -> dg.MaterializeResult:
+    source = incidents_path(storage)
+    if not exists(source):
+        raise FileNotFoundError(f"no incidents table at {source}: materialize the incidents asset first")
+    incidents = read_parquet(source)
     required = [c for c in INCIDENTS if c not in ("summary", "summary_kind")]
     missing = [c for c in required if c not in incidents.columns]
     if missing and not incidents.empty:
@@ -102,8 +106,7 @@ def incident_triage(
         cache_path, json.dumps({"version": CACHE_VERSION, "entries": new_cache}, sort_keys=True)
     )
     write_parquet(table_path, table)
-    return dg.Output(
-        table,
+    return dg.MaterializeResult(
         metadata={
             "triage_table_path": dg.MetadataValue.path(table_path),
             "dagster/row_count": len(table),

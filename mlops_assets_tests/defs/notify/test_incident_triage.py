@@ -7,9 +7,11 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from mlops_assets.defs.monitor.incidents import incidents_path
 from mlops_assets.defs.notify.assets import incident_triage
 from mlops_assets.defs.notify.sensors import notify_new_incidents
 from mlops_assets.lib.contracts import INCIDENTS, conform, schema_mismatches
+from mlops_assets.lib.storage import write_parquet
 from mlops_assets.notify.loopback import LoopbackReceiver, Reply
 from mlops_assets.notify.resources import NotifierResource, TriageResource
 from mlops_assets.resources import StorageResource
@@ -58,12 +60,20 @@ ROWS = [
 
 
 @dg.asset(group_name="monitor")
-def incidents(context: dg.AssetExecutionContext) -> pd.DataFrame:
+def incidents(context: dg.AssetExecutionContext, storage: StorageResource) -> None:
+    """Stands in for the real incidents asset: writes the table where incident_triage reads it."""
     n = int(context.run.tags.get("n", "2"))
-    return conform(
+    table = conform(
         pd.DataFrame(ROWS[:n] + ([_incident("inc-3", "high", "No space left on device")] if n > 2 else [])),
         INCIDENTS,
     )
+    write_parquet(incidents_path(storage), table)
+
+
+def _triaged(result: dg.ExecuteInProcessResult) -> pd.DataFrame:
+    """The triaged table, read from where the materialization says it wrote it."""
+    md = result.asset_materializations_for_node("incident_triage")[0].metadata
+    return pd.read_parquet(md["triage_table_path"].value)
 
 
 def _gemini(payload: dict) -> dict:
@@ -98,7 +108,7 @@ def test_triage_fills_summaries_caches_and_sensor_notifies_once(tmp_path: Path) 
         )
         job = defs.resolve_implicit_global_asset_job_def()
         first = job.execute_in_process(instance=inst)
-        table = first.output_for_node("incident_triage")
+        table = _triaged(first)
         assert schema_mismatches(table, INCIDENTS) == []
         assert list(table["summary_kind"]) == ["llm", "llm"] and len(llm.requests) == 2
         assert json.loads(table["summary"][0])["hypotheses"][0]["cause"] == "GPU fell off the bus"
@@ -135,7 +145,7 @@ def test_no_key_gives_rules_summaries(tmp_path: Path, monkeypatch: pytest.Monkey
         [incidents, incident_triage],
         resources={"triage": TriageResource(), "storage": StorageResource(root=str(tmp_path))},
     )
-    table = result.output_for_node("incident_triage")
+    table = _triaged(result)
     assert list(table["summary_kind"]) == ["rules", "rules"]
     causes = [json.loads(s)["hypotheses"][0]["cause"] for s in table["summary"]]
     assert "Xid 79" in causes[0] and "Out of memory" in causes[1]
@@ -143,8 +153,8 @@ def test_no_key_gives_rules_summaries(tmp_path: Path, monkeypatch: pytest.Monkey
 
 def test_incidents_missing_contract_columns_fail_with_a_clear_message(tmp_path: Path) -> None:
     @dg.asset(name="incidents")
-    def bad_incidents() -> pd.DataFrame:
-        return pd.DataFrame({"incident_id": ["x"]})
+    def bad_incidents(storage: StorageResource) -> None:
+        write_parquet(incidents_path(storage), pd.DataFrame({"incident_id": ["x"]}))
 
     with pytest.raises(ValueError, match="INCIDENTS contract"):
         dg.materialize(
