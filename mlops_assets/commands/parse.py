@@ -10,24 +10,14 @@ import argparse
 import json
 import sys
 
-KIND_CHOICES = (
-    "auto",
-    "gpu",
-    "gpu-xml",
-    "journal",
-    "journal-export",
-    "journal-short-iso",
-    "journal-short",
-    "kernel",
-    "docker",
-    "docker-logs",
-    "docker-events",
-)
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from mlops_assets.lib.parsing.detect import KINDS  # the parsers own the list of kinds
+
     parser.add_argument("file", help="raw log file")
-    parser.add_argument("--kind", default="auto", choices=KIND_CHOICES, help="log format (default: detect)")
+    parser.add_argument(
+        "--kind", default="auto", choices=("auto", *KINDS), help="log format (default: detect)"
+    )
     parser.add_argument("--host", default="unknown", help="host name written to the host column")
     parser.add_argument("--container", default=None, help="container name (docker kinds; default: file stem)")
     parser.add_argument("--stream", default="stdout", choices=("stdout", "stderr"), help="docker-logs stream")

@@ -11,18 +11,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from mlops_assets.lib.contracts import (
-    DOCKER_EVENTS,
-    DOCKER_LINES,
-    GPU_ERRORS,
-    GPU_SAMPLES,
-    JOURNAL_ENTRIES,
-    KERNEL_EVENTS,
-    QUARANTINE,
-    ParseResult,
-    conform,
-    empty_frame,
-)
+from mlops_assets.lib.contracts import QUARANTINE, TABLES, ParseResult, conform, empty_frame
 from mlops_assets.sources.base import MEMBER_DOCKER_EVENTS, MEMBER_GPU, MEMBER_JOURNAL, MEMBER_KERNEL
 
 # source -> the tables it produces (first one is the source's main table)
@@ -33,14 +22,7 @@ SOURCE_TABLES: dict[str, tuple[str, ...]] = {
     "docker_logs": ("docker_lines",),
     "docker_events": ("docker_events",),
 }
-TABLE_SCHEMAS: dict[str, dict[str, str]] = {
-    "gpu_samples": GPU_SAMPLES,
-    "gpu_errors": GPU_ERRORS,
-    "journal_entries": JOURNAL_ENTRIES,
-    "kernel_events": KERNEL_EVENTS,
-    "docker_lines": DOCKER_LINES,
-    "docker_events": DOCKER_EVENTS,
-}
+TABLE_SCHEMAS: dict[str, dict[str, str]] = {t: TABLES[t] for tables in SOURCE_TABLES.values() for t in tables}
 
 
 @dataclass

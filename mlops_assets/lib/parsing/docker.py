@@ -25,7 +25,7 @@ from mlops_assets.lib.parsing.arrow_util import constant_strings, objects, strin
 from mlops_assets.lib.parsing.docker_events import parse_docker_events
 from mlops_assets.lib.parsing.docker_text import parse_docker_logs
 from mlops_assets.lib.parsing.docker_time import DOCKER_TS_RE, INVALID_NS, docker_time_ns
-from mlops_assets.lib.parsing.jsonl import iter_json_lines
+from mlops_assets.lib.parsing.jsonl import in_line_order, iter_json_lines
 from mlops_assets.lib.parsing.levels import infer_level, infer_levels
 from mlops_assets.lib.parsing.records import Quarantine, build_result
 
@@ -70,7 +70,7 @@ def parse_docker_json_file(data: bytes, host: str, container: str) -> ParseResul
             idx = np.array(sorted(raws), dtype=np.int64)
             parts.append(_columns(pa.Table.from_pylist(slow, schema=_SCHEMA), idx, raws.__getitem__, q))
         if parts:
-            blocks.append(_in_line_order(parts))
+            blocks.append(in_line_order(parts))
         records_in += jb.block.n_lines
     if not blocks:
         return build_result("docker", "docker_lines", pd.DataFrame(), q, records_in, skipped)
@@ -106,14 +106,6 @@ def _columns(
         "partial": ~pc.fill_null(pc.ends_with(raw_log, "\n"), True).to_numpy(zero_copy_only=False),
         "line_no": np.asarray(idx, dtype=np.int64) + 1,
     }
-
-
-def _in_line_order(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    if len(parts) == 1:
-        return parts[0]
-    merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    order = np.argsort(merged["line_no"], kind="stable")
-    return {k: v[order] for k, v in merged.items()}
 
 
 def _join_partials(cols: dict[str, np.ndarray]) -> int:

@@ -40,7 +40,7 @@ from mlops_assets.lib.parsing.arrow_util import (
     objects,
     string_series,
 )
-from mlops_assets.lib.parsing.jsonl import iter_json_lines
+from mlops_assets.lib.parsing.jsonl import in_line_order, iter_json_lines
 from mlops_assets.lib.parsing.records import Quarantine, build_result
 
 FIELDS = (
@@ -88,7 +88,7 @@ def parse_journal_json(data: bytes, host: str) -> ParseResult:
             line_idx = np.array([r["line_no"] - 1 for r in slow_rows], dtype=np.int64)
             parts.append(_columns(slow, line_idx, jb.raw, quarantine))
         if parts:
-            blocks.append(_in_line_order(parts))
+            blocks.append(in_line_order(parts))
         records_in += jb.block.n_lines
     if slow_lines:
         notes["stdlib_json_lines"] = slow_lines
@@ -130,15 +130,6 @@ def _columns(
         "cursor": objects(table.column("__CURSOR")),
         "line_no": np.asarray(line_idx, dtype=np.int64) + 1,
     }
-
-
-def _in_line_order(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """One block's parts (fast ranges, stdlib rows) merged in file order (pointer copies only)."""
-    if len(parts) == 1:
-        return parts[0]
-    merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    order = np.argsort(merged["line_no"], kind="stable")
-    return {k: v[order] for k, v in merged.items()}
 
 
 def _frame(blocks: list[dict[str, np.ndarray]], host: str) -> pd.DataFrame:

@@ -200,3 +200,12 @@ def _parse_fast(
         return []
     mid = len(idx) // 2
     return _parse_fast(block, idx[:mid], odd, options) + _parse_fast(block, idx[mid:], odd, options)
+
+
+def in_line_order(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """One block's parts (fast ranges, stdlib rows) merged in file order (pointer copies only)."""
+    if len(parts) == 1:
+        return parts[0]
+    merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    order = np.argsort(merged["line_no"], kind="stable")
+    return {k: v[order] for k, v in merged.items()}
