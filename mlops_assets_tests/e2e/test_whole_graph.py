@@ -96,7 +96,9 @@ def test_every_stage_succeeds_and_parse_checks_pass_per_partition(pipeline):
         "timestamps_in_order",
         "raw_freshness",
     }
-    assert all(e.passed for e in last_parse if e.check_name in ("quarantine_rate", "column_schema"))
+    assert all(
+        e.passed for e in last_parse if e.check_name in ("quarantine_rate", "column_schema", "raw_freshness")
+    )
 
 
 @pytest.mark.e2e
