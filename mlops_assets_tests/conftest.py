@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from mlops_assets_tests.sshd import SIM_HOST, LocalSshd, simulate_host, start_or_skip
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
@@ -23,3 +25,19 @@ def _isolated_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def sim_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One simulated host's raw files, replayed by the fake remote tools behind the test sshd."""
+    return simulate_host(tmp_path_factory.mktemp("sim"))
+
+
+@pytest.fixture
+def sshd(tmp_path: Path, sim_root: Path) -> Iterator[LocalSshd]:
+    """A real OpenSSH server on 127.0.0.1 (skips with the reason only if it cannot start)."""
+    server = start_or_skip(tmp_path / "sshd", sim_root / SIM_HOST)
+    try:
+        yield server
+    finally:
+        server.stop()

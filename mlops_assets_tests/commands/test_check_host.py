@@ -3,29 +3,14 @@ FAIL row with its fix and a non-zero exit."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from mlops_assets.cli import main
-from mlops_assets_tests.sshd import SIM_HOST, LocalSshd, free_port, keygen, simulate_host, start_or_skip
+from mlops_assets_tests.sshd import SIM_HOST, LocalSshd, free_port, keygen
 
 pytestmark = pytest.mark.ssh
-
-
-@pytest.fixture(scope="module")
-def sim_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return simulate_host(tmp_path_factory.mktemp("sim"))
-
-
-@pytest.fixture
-def sshd(tmp_path: Path, sim_root: Path) -> Iterator[LocalSshd]:
-    server = start_or_skip(tmp_path / "sshd", sim_root / SIM_HOST)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def check(
