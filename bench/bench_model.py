@@ -5,7 +5,7 @@ template-count table (40 templates), generated in-process and deterministic. Mea
 - training (`lib.model.train`, default ModelParams: forest + per-host baselines + threshold
   calibration) vs the default-parameter sklearn pipeline (impute -> scale -> IsolationForest()) fit
   on the same matrix. Target: < 30 s.
-- scoring end to end (`lib.model.score`: template pivot, transform, forest over 2 threads, deviation
+- scoring end to end (`lib.scoring.score`: template pivot, transform, forest over 2 threads, deviation
   term, explanations of anomalous windows) and the serving path from a prepared wide frame
   (`score_wide`, what the pyfunc runs), vs naive per-row scoring (one `score_wide` call per window,
   as a row-at-a-time caller would; measured on the first 300 rows, throughput per window). Target:
@@ -26,8 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from run import record
 
+from mlops_assets.lib.design_matrix import matrix, wide_frame
 from mlops_assets.lib.features import FEATURES
-from mlops_assets.lib.model import ModelParams, matrix, score, score_wide, train, wide_frame
+from mlops_assets.lib.model import ModelParams, train
+from mlops_assets.lib.scoring import score, score_wide
 
 HOSTS, DAYS = 10, 7
 NAIVE_ROWS = 300

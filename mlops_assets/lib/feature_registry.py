@@ -18,24 +18,34 @@ class Feature:
     "up" for every event count, "down" for values whose drop is a fault signature whatever the load
     (a stalled fan, a lowered power limit), "" when normal load moves it both ways (utilisation,
     power, clocks, temperatures: a one-GPU job heats one board like a weak fan does). The model's
-    deviation term looks only in that direction (lib/model.py); "" columns are the forest's job."""
+    deviation term looks only in that direction (lib/model.py); "" columns are the forest's job.
+    ``volume`` marks totals of every line/sample, which follow load: a busy quarter hour raises them
+    for many minutes, so the sustained (k-window) term leaves them out (lib/sustained.py)."""
 
     name: str
     unit: str  # "count" features are log1p-transformed by the model
     source: str  # gpu | journal | kernel | docker_logs | docker_events
     description: str
     worse: str = ""  # "up" | "down" | ""
+    volume: bool = False
 
 
-def _f(name: str, unit: str, source: str, description: str, worse: str | None = None) -> Feature:
+def _f(
+    name: str, unit: str, source: str, description: str, worse: str | None = None, volume: bool = False
+) -> Feature:
     return Feature(
-        name, unit, source, description, ("up" if unit == "count" else "") if worse is None else worse
+        name,
+        unit,
+        source,
+        description,
+        ("up" if unit == "count" else "") if worse is None else worse,
+        volume,
     )
 
 
 FEATURES: tuple[Feature, ...] = (
     # ---- GPU telemetry (nvidia-smi samples); aggregated over GPUs so one sick board stands out
-    _f("gpu_samples", "count", "gpu", "nvidia-smi sample rows in the window (all GPUs)"),
+    _f("gpu_samples", "count", "gpu", "nvidia-smi sample rows in the window (all GPUs)", volume=True),
     _f(
         "gpus_missing",
         "count",
@@ -87,7 +97,7 @@ FEATURES: tuple[Feature, ...] = (
         "increase of the volatile uncorrected ECC counters, summed over GPUs",
     ),
     # ---- journal
-    _f("journal_lines", "count", "journal", "journal entries"),
+    _f("journal_lines", "count", "journal", "journal entries", volume=True),
     _f("journal_crit", "count", "journal", "entries with priority 0-2 (emerg, alert, crit)"),
     _f("journal_err", "count", "journal", "entries with priority 3 (err)"),
     _f("journal_warning", "count", "journal", "entries with priority 4 (warning)"),
@@ -100,7 +110,7 @@ FEATURES: tuple[Feature, ...] = (
     ),
     _f("journal_disk_full", "count", "journal", "'No space left on device' lines"),
     # ---- kernel
-    _f("kernel_lines", "count", "kernel", "kernel messages"),
+    _f("kernel_lines", "count", "kernel", "kernel messages", volume=True),
     _f("xid_fatal", "count", "kernel", "NVRM Xid 79/74/119/120/95 (fell off bus, NVLink, GSP, uncontained)"),
     _f("xid_memory", "count", "kernel", "NVRM Xid 48/63/64/92/94 (ECC, row remapping)"),
     _f("xid_app", "count", "kernel", "NVRM Xid 13/31/43/45 (application faults, preemptive cleanup)"),
@@ -109,7 +119,7 @@ FEATURES: tuple[Feature, ...] = (
     _f("oom_kills", "count", "kernel", "kernel OOM-killer events"),
     _f("hung_tasks", "count", "kernel", "hung task warnings"),
     # ---- docker
-    _f("docker_lines", "count", "docker_logs", "container log lines"),
+    _f("docker_lines", "count", "docker_logs", "container log lines", volume=True),
     _f("docker_stderr_lines", "count", "docker_logs", "container lines on stderr"),
     _f("docker_error_lines", "count", "docker_logs", "container lines at level error/critical"),
     _f("docker_warning_lines", "count", "docker_logs", "container lines at level warning"),

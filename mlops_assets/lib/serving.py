@@ -18,7 +18,9 @@ import pandas as pd
 from mlflow.models import ModelSignature, infer_signature
 from mlflow.types.schema import ColSpec, Schema
 
-from mlops_assets.lib.model import TrainedModel, score_wide, wide_frame
+from mlops_assets.lib.design_matrix import wide_frame
+from mlops_assets.lib.model import TrainedModel
+from mlops_assets.lib.scoring import score_wide
 
 OUTPUT_COLUMNS = ("score", "is_anomaly", "top_features")
 

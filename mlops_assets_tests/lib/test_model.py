@@ -5,18 +5,12 @@ import json
 import numpy as np
 import pytest
 
+from mlops_assets.lib.alarm_budget import alarm_groups, calibrate_threshold
 from mlops_assets.lib.contracts import SCORES
+from mlops_assets.lib.design_matrix import TPL_NEW, TPL_OTHER, worse_sign
 from mlops_assets.lib.features import FEATURE_NAMES
-from mlops_assets.lib.model import (
-    TPL_NEW,
-    TPL_OTHER,
-    ModelParams,
-    alarm_groups,
-    calibrate_threshold,
-    score,
-    train,
-    worse_sign,
-)
+from mlops_assets.lib.model import ModelParams, train
+from mlops_assets.lib.scoring import score
 from mlops_assets_tests.model_fixtures import synthetic
 
 PARAMS = ModelParams(n_estimators=50, max_samples=256)

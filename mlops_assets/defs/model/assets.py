@@ -21,7 +21,8 @@ from mlops_assets.defs.tags import stage_tags
 from mlops_assets.lib import registry
 from mlops_assets.lib.evaluation import evaluate_detections, gate_results, simulate_heldout
 from mlops_assets.lib.features import feature_registry_frame
-from mlops_assets.lib.model import ModelParams, score, train
+from mlops_assets.lib.model import ModelParams, train
+from mlops_assets.lib.scoring import score
 from mlops_assets.lib.serving import log_pyfunc, schema_differences, serving_example, unwrap
 from mlops_assets.lib.storage import atomic_write_bytes, atomic_write_text, read_bytes
 from mlops_assets.lib.template_state import load_template_miner

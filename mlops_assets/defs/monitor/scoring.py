@@ -1,18 +1,20 @@
 """anomaly_scores: score one host-hour with the champion and keep the evidence behind each alarm."""
 
 import json
+from datetime import timedelta
 
 import dagster as dg
 import pandas as pd
 
 from mlops_assets.defs.model.resources import ModelRegistryResource
-from mlops_assets.defs.partitions import host_hour_partitions, split_key
+from mlops_assets.defs.partitions import HOURLY_FMT, host_hour_partitions, split_key, window_of
 from mlops_assets.defs.tags import stage_tags
 from mlops_assets.lib import registry
 from mlops_assets.lib.contracts import SCORES, conform
-from mlops_assets.lib.model import TrainedModel, score
+from mlops_assets.lib.model import TrainedModel
+from mlops_assets.lib.scoring import score
 from mlops_assets.lib.serving import unwrap
-from mlops_assets.lib.storage import exists
+from mlops_assets.lib.storage import PartitionStore, exists
 from mlops_assets.lib.template_state import load_template_miner
 from mlops_assets.resources import StorageResource
 
@@ -82,6 +84,19 @@ def evidence(
     return pd.DataFrame(rows, columns=["host", "window_start", "templates", "sample_lines"])
 
 
+def previous_hour(store: PartitionStore, host: str, hour: str) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The host's previous hour of features and template counts, when materialized (else None).
+
+    Context only: the sustained term of the first windows of an hour averages over the end of the
+    previous hour, so scoring hour by hour gives the scores of scoring the day at once.
+    """
+    start, _ = window_of(hour)
+    prev = (start - timedelta(hours=1)).strftime(HOURLY_FMT)
+    if not (exists(store.path("features", host, prev)) and exists(store.path("template_counts", host, prev))):
+        return None
+    return store.read("features", host, prev), store.read("template_counts", host, prev)
+
+
 @dg.asset(
     key="anomaly_scores",
     deps=["window_features", "deployed_model"],
@@ -104,7 +119,15 @@ def anomaly_scores(
             raise FileNotFoundError(f"{table} for {host} {hour} missing: materialize window_features first")
     feats, counts = store.read("features", host, hour), store.read("template_counts", host, hour)
     model, version = champion(model_registry)
-    scores = conform(score(model, feats, counts, model_version=version), SCORES)
+    prev = previous_hour(store, host, hour)
+    context_rows = 0 if prev is None else len(prev[0])
+    if prev is not None:
+        feats_in = pd.concat([prev[0], feats], ignore_index=True)
+        counts_in = pd.concat([c for c in (prev[1], counts) if len(c)] or [counts], ignore_index=True)
+    else:
+        feats_in, counts_in = feats, counts
+    scored = score(model, feats_in, counts_in, model_version=version)
+    scores = conform(scored.iloc[context_rows:].reset_index(drop=True), SCORES)
     store.write("scores", host, hour, scores)
     flagged = scores[scores["is_anomaly"]]
     ev = pd.DataFrame(columns=["host", "window_start", "templates", "sample_lines"])
@@ -121,5 +144,6 @@ def anomaly_scores(
             "anomalous_windows": len(flagged),
             "max_score": float(scores["score"].max()) if len(scores) else 0.0,
             "model_version": version,
+            "context_windows": context_rows,
         }
     )

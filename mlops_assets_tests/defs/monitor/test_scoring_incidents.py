@@ -9,10 +9,11 @@ import pytest
 
 from mlops_assets.defs.model.resources import ModelRegistryResource
 from mlops_assets.defs.monitor.incidents import incidents
-from mlops_assets.defs.monitor.scoring import EVIDENCE_TABLE, anomaly_scores
+from mlops_assets.defs.monitor.scoring import EVIDENCE_TABLE, anomaly_scores, champion
 from mlops_assets.defs.partitions import HOURLY_FMT
 from mlops_assets.lib.contracts import INCIDENTS, SCORES, TABLES, conform, empty_frame
 from mlops_assets.lib.model import ModelParams, train
+from mlops_assets.lib.scoring import score
 from mlops_assets.lib.storage import PartitionStore, read_parquet
 from mlops_assets.lib.template_state import save_template_miner
 from mlops_assets.lib.templates import TemplateMiner
@@ -147,3 +148,31 @@ def test_scoring_without_features_or_champion_says_what_to_do(prepared: dict, tm
         assert "materialize anomaly_model + deployed_model" in str(
             no_champ.get_step_failure_events()[0].step_failure_data.error
         )
+
+
+def test_an_hour_is_scored_with_the_end_of_the_previous_hour_as_context(prepared: dict) -> None:
+    """The sustained term of minute 0 averages over minutes -4..0: hour by hour == the two hours at once."""
+    store = PartitionStore(prepared["root"])
+    hour, counts = store.read("features", HOST, KEY), store.read("template_counts", HOST, KEY)
+    prev_start = HOUR - pd.Timedelta(hours=1)
+    prev, prev_counts = synthetic(n=60, seed=8, hosts=(HOST,), start=prev_start)
+    prev.loc[56:, "journal_disk_full"] = 3.0  # a weak persistent fault running into the scored hour
+    hour.loc[:3, "journal_disk_full"] = 3.0
+    store.write("features", HOST, KEY, hour)
+    with dg.instance_for_test() as instance:
+        alone = _score(instance, prepared["resources"])
+        first_alone = store.read("scores", HOST, KEY).iloc[:4]
+        store.write("features", HOST, prev_start.strftime(HOURLY_FMT), prev)
+        store.write("template_counts", HOST, prev_start.strftime(HOURLY_FMT), prev_counts)
+        with_context = _score(instance, prepared["resources"])
+        scores = store.read("scores", HOST, KEY)
+    md = lambda r: r.asset_materializations_for_node("anomaly_scores")[0].metadata  # noqa: E731
+    assert md(alone)["context_windows"].value == 0 and md(with_context)["context_windows"].value == 60
+    model, version = champion(prepared["resources"]["model_registry"])
+    both = score(model, pd.concat([prev, hour], ignore_index=True), pd.concat([prev_counts, counts]), version)
+    pd.testing.assert_frame_equal(scores, conform(both.iloc[60:].reset_index(drop=True), SCORES))
+    assert len(scores) == 60
+    assert (
+        scores["score"].iloc[:4] > first_alone["score"]
+    ).all()  # the run is 5+ windows long only with context
+    assert "over_windows" in scores["top_features"].iloc[0]
