@@ -20,6 +20,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--eval-hosts", type=int, default=2, help="hosts of the held-out labelled period")
     parser.add_argument("--eval-hours", type=int, default=24, help="hours of the held-out labelled period")
+    parser.add_argument(
+        "--end",
+        type=_hour,
+        default=None,
+        help="end of the simulated period, UTC, as YYYY-MM-DD-HH:00 (default: the last whole hour); "
+        "the JSON line's `window` of an earlier run reproduces that run",
+    )
+
+
+def _hour(value: str) -> datetime:
+    try:
+        end = datetime.strptime(value, "%Y-%m-%d-%H:%M").replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"--end {value!r}: expected YYYY-MM-DD-HH:00, e.g. 2026-11-24-10:00"
+        ) from exc
+    if end.minute:
+        raise argparse.ArgumentTypeError(f"--end {value!r}: must be a whole hour (minutes 00)")
+    return end
 
 
 _T0 = time.perf_counter()
@@ -42,8 +61,14 @@ def run(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     cfg = settings()
-    # The simulated day ends at the last whole hour, so freshness checks judge it like live data.
-    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    # By default the simulated day ends at the last whole hour, so freshness checks judge it like live data.
+    last_whole_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    end = args.end or last_whole_hour
+    if end > last_whole_hour:
+        raise SystemExit(
+            f"[demo] --end {end:%Y-%m-%d-%H:%M} is in the future: hourly partitions exist only up to "
+            f"{last_whole_hour:%Y-%m-%d-%H:%M} UTC; pick an earlier hour or omit --end"
+        )
     start = end - timedelta(hours=args.hours)
     _say(
         f"simulating {args.hosts} hosts x {args.gpus} GPUs, {start:%Y-%m-%d %H:%M} -> {end:%H:%M} UTC into {cfg.raw_dir}"

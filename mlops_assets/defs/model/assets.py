@@ -14,7 +14,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from mlops_assets.defs.model.plots import score_plot_png
+from mlops_assets.defs.model.plots import inline_png, score_plot_png
 from mlops_assets.defs.model.resources import ModelRegistryResource
 from mlops_assets.defs.partitions import HOURLY_FMT, window_of
 from mlops_assets.defs.tags import stage_tags
@@ -178,6 +178,9 @@ def anomaly_model(
     }.items():
         client.set_model_version_tag(model_registry.model_name, version, k, v)
 
+    png_path = storage.path("model", "plots", f"v{version}_heldout_scores.png")
+    png = score_plot_png(challenger_scores, model.threshold, labels)
+    atomic_write_bytes(png_path, png)
     signature_cols = mlflow.models.get_model_info(info.model_uri).signature.inputs.input_names()
     diff = schema_differences(model, signature_cols)
     evaluation = {
@@ -191,11 +194,10 @@ def anomaly_model(
         "schema_diff": diff,
         "threshold": model.threshold,
         "training": model.training,
+        "score_plot": png_path,
     }
     eval_path = evaluation_path(storage, version)
     atomic_write_text(eval_path, json.dumps(evaluation, default=str, indent=1))
-    png_path = storage.path("model", "plots", f"v{version}_heldout_scores.png")
-    atomic_write_bytes(png_path, score_plot_png(challenger_scores, model.threshold, labels))
     gates = gate_results(evaluation)
     return dg.MaterializeResult(
         metadata={
@@ -205,6 +207,7 @@ def anomaly_model(
             "model_uri": f"models:/{model_registry.model_name}/{version}",
             "evaluation_path": dg.MetadataValue.path(eval_path),
             "score_plot": dg.MetadataValue.path(png_path),
+            "score_over_time": inline_png(png, f"v{version} held-out scores"),
             "metrics": dg.MetadataValue.md(metrics_markdown(challenger, champion)),
             "gates": dg.MetadataValue.json({k: bool(v["passed"]) for k, v in gates.items()}),
             "threshold": model.threshold,
@@ -265,5 +268,6 @@ def deployed_model(
             "mlflow_run": registry.run_link(model_registry.tracking_uri, "", ev["run_id"]),
             "metrics": dg.MetadataValue.md(metrics_markdown(ev["challenger"], ev.get("champion"))),
             "gates": dg.MetadataValue.json({k: bool(v["passed"]) for k, v in gates.items()}),
+            "score_over_time": inline_png(read_bytes(ev["score_plot"]), f"v{version} held-out scores"),
         }
     )

@@ -1,7 +1,13 @@
-"""Score-over-time picture for the model and deployment assets (matplotlib, Agg backend)."""
+"""Score-over-time picture for the model and deployment assets (matplotlib, Agg backend).
 
+Inlined in the asset's metadata as Markdown with a data URI, so the Dagster UI shows it without
+access to the storage root; the same PNG is also written to storage.
+"""
+
+import base64
 import io
 
+import dagster as dg
 import pandas as pd
 
 
@@ -28,6 +34,11 @@ def score_plot_png(scores: pd.DataFrame, threshold: float, labels: pd.DataFrame 
     axes[0, 0].set_title("anomaly score per window (orange: labelled faults)")
     buf = io.BytesIO()
     fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=80)
+    fig.savefig(buf, format="png", dpi=64)
     plt.close(fig)
     return buf.getvalue()
+
+
+def inline_png(png: bytes, caption: str) -> dg.MarkdownMetadataValue:
+    """Markdown that embeds ``png`` (the UI renders data-URI images in Markdown metadata)."""
+    return dg.MetadataValue.md(f"![{caption}](data:image/png;base64,{base64.b64encode(png).decode()})")

@@ -66,6 +66,9 @@ def test_gates_block_degraded_and_rollback_restores(
         assert _failed_checks(good) == [], good.get_asset_check_evaluations()
         assert registry.alias_version(uri, registry.CHAMPION) == "1"
         assert Path(artifacts).is_dir() and any(Path(artifacts).rglob("MLmodel"))
+        for node in ("anomaly_model", "deployed_model"):  # the picture is inlined, not only a path
+            md = good.asset_materializations_for_node(node)[0].metadata
+            assert md["score_over_time"].value.startswith("![v1 held-out scores](data:image/png;base64,")
 
         bad = _materialize(_degraded_root(featurised, tmp_path), uri, artifacts, instance)
         assert "event_recall" in _failed_checks(bad)
