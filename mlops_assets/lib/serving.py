@@ -4,9 +4,11 @@ It is what the registry holds, so ``mlflow models serve -m models:/log-anomaly-d
 --env-manager local`` answers a frame of window features (numeric features + ``tpl__<id>`` template
 count columns; missing template columns count 0) with score, is_anomaly and the top features.
 
-The signature marks template columns and ``host`` OPTIONAL: MLflow drops every column that is not
-in the signature before ``predict`` sees it, and ``host`` is what selects the host's own deviation
-baseline (without it the pooled fleet baseline is used, see lib/model.py).
+The signature marks template columns, ``host`` and ``window_start`` OPTIONAL: MLflow drops every
+column that is not in the signature before ``predict`` sees it. ``host`` selects the host's own
+baselines (without it the pooled fleet ones are used, see lib/model.py); ``window_start`` (UTC, ISO
+strings in JSON) tells which windows are consecutive, which the sustained term needs (without it a
+batch gets single-window scores, see lib/scoring.py).
 """
 
 from __future__ import annotations
@@ -58,14 +60,16 @@ def unwrap(pyfunc_model: Any) -> TrainedModel:
 def serving_example(
     model: TrainedModel, features: pd.DataFrame, template_counts: pd.DataFrame, rows: int = 5
 ) -> pd.DataFrame:
-    """``host`` + the model's columns for the first ``rows`` feature windows (the input example)."""
+    """``host``, ``window_start`` (naive UTC) + the model's columns of the first ``rows`` windows."""
     wide = wide_frame(features.head(rows), template_counts, model.vocabulary)
-    return wide[["host", *model.columns]].astype({"host": "str"})
+    example = wide[["host", "window_start", *model.columns]].astype({"host": "str"})
+    example["window_start"] = pd.to_datetime(example["window_start"], utc=True).dt.tz_localize(None)
+    return example
 
 
 def signature(model: TrainedModel, example: pd.DataFrame) -> ModelSignature:
-    """Inputs: numeric features required, template columns and ``host`` optional; outputs as predicted."""
-    inputs = [ColSpec("string", "host", required=False)]
+    """Inputs: numeric features required; template columns, host, window_start optional."""
+    inputs = [ColSpec("string", "host", required=False), ColSpec("datetime", "window_start", required=False)]
     inputs += [ColSpec("double", c, required=not c.startswith("tpl")) for c in model.columns]
     outputs = infer_signature(example, AnomalyDetectorModel(model).predict(None, example)).outputs
     return ModelSignature(inputs=Schema(inputs), outputs=outputs)
@@ -85,8 +89,8 @@ def log_pyfunc(model: TrainedModel, example: pd.DataFrame, registered_model_name
 
 
 def schema_differences(model: TrainedModel, input_names: list[str]) -> list[str]:
-    """Serving signature vs training columns (``host`` is an optional key, not a feature)."""
-    served = [c for c in input_names if c != "host"]
+    """Serving signature vs training columns (``host`` and ``window_start`` are keys, not features)."""
+    served = [c for c in input_names if c not in ("host", "window_start")]
     return [f"serving lacks {c}" for c in model.columns if c not in served] + [
         f"serving has extra {c}" for c in served if c not in model.columns
     ]

@@ -47,7 +47,7 @@ def test_predict_returns_score_flag_and_top_features(tiny) -> None:
 def test_predict_without_templates_or_host_and_refuses_missing_features(tiny) -> None:
     model, f, c = tiny
     bare = serving_example(model, f, c, rows=3).drop(
-        columns=["host", *[x for x in model.columns if x.startswith("tpl")]]
+        columns=["host", "window_start", *[x for x in model.columns if x.startswith("tpl")]]
     )
     assert len(AnomalyDetectorModel(model).predict(None, bare)) == 3
     with pytest.raises(ValueError, match="lacks feature columns"):
@@ -117,20 +117,24 @@ def test_mlflow_models_serve_answers_a_batch(tiny, tmp_path: Path, monkeypatch: 
             if time.monotonic() > deadline:
                 pytest.fail(f"no /ping answer in 90 s:\n{(tmp_path / 'serve.log').read_text()[-3000:]}")
             time.sleep(0.5)
-        batch = serving_example(model, f, c, rows=6)
+        batch = serving_example(model, f, c, rows=30)
         batch.loc[2, "fan_min_pct"] = 0.0
+        batch.loc[12:29, "journal_disk_full"] = 2.0  # weak in each window, caught over 5 (needs window_start)
         body = json.dumps(
-            {"dataframe_split": json.loads(batch.to_json(orient="split", index=False))}
+            {"dataframe_split": json.loads(batch.to_json(orient="split", index=False, date_format="iso"))}
         ).encode()
         req = urllib.request.Request(
             f"http://127.0.0.1:{port}/invocations", data=body, headers={"Content-Type": "application/json"}
         )
         with urllib.request.urlopen(req, timeout=30) as r:
             preds = pd.DataFrame(json.loads(r.read())["predictions"])
-        assert list(preds.columns) == list(OUTPUT_COLUMNS) and len(preds) == 6
+        assert list(preds.columns) == list(OUTPUT_COLUMNS) and len(preds) == 30
         assert preds["score"].between(0, 1).all()
         assert bool(preds.loc[2, "is_anomaly"])
         assert json.loads(preds.loc[2, "top_features"])[0]["feature"] == "fan_min_pct"
+        sustained = json.loads(preds.loc[25, "top_features"])[0]
+        assert bool(preds.loc[25, "is_anomaly"]) and sustained["feature"] == "journal_disk_full"
+        assert sustained["over_windows"] == 5
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=20)
