@@ -17,6 +17,7 @@ from mlops_assets.lib.features import FEATURE_BY_NAME
 TPL_PREFIX = "tpl__"
 TPL_OTHER = "tpl_other"  # known templates outside the model's vocabulary
 TPL_NEW = "tpl_new"  # messages no known template matches
+RARE_EVENT_SHARE = 0.01  # a critical event seen in at most 1 % of a baseline's windows counts as rare
 
 
 def is_count_column(name: str) -> bool:
@@ -138,7 +139,10 @@ def matrix(wide: pd.DataFrame, columns: list[str], extra: dict[str, np.ndarray] 
     return x
 
 
-def robust_center_scale(x: np.ndarray, columns: list[str], floor: float) -> tuple[np.ndarray, np.ndarray]:
+def robust_center_scale(
+    x: np.ndarray, columns: list[str], floor: float, critical_floor: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column median and max(IQR/1.349, floor); ``critical_floor`` for ``Feature.critical`` counts."""
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (fanless boards) -> handled below
         med = np.nanmedian(x, axis=0)
@@ -146,7 +150,14 @@ def robust_center_scale(x: np.ndarray, columns: list[str], floor: float) -> tupl
         std = np.nanstd(x, axis=0)
     med = np.where(np.isnan(med), 0.0, med)
     counts = np.array([is_count_column(c) for c in columns])
+    count_floor = np.full(len(columns), floor)
+    if critical_floor is not None:  # only where the event is rare for this baseline: a host with chronic
+        # OOM kills must not turn each one into an alarm (and push the calibrated threshold above all else)
+        critical = np.array([c in FEATURE_BY_NAME and FEATURE_BY_NAME[c].critical for c in columns])
+        with np.errstate(invalid="ignore"):
+            rare = np.nanmean(np.nan_to_num(x, nan=0.0) > 0, axis=0) <= RARE_EVENT_SHARE
+        count_floor[critical & rare] = critical_floor
     # continuous floor: a small share of the typical magnitude, so a flat-but-nonzero series is not infinitely tight
     cont_floor = np.maximum(0.05 * np.abs(med), np.nan_to_num(0.25 * std, nan=0.0)) + 1e-6
-    scale = np.maximum(np.nan_to_num(iqr / 1.349, nan=0.0), np.where(counts, floor, cont_floor))
+    scale = np.maximum(np.nan_to_num(iqr / 1.349, nan=0.0), np.where(counts, count_floor, cont_floor))
     return med, scale

@@ -20,7 +20,9 @@ class Feature:
     power, clocks, temperatures: a one-GPU job heats one board like a weak fan does). The model's
     deviation term looks only in that direction (lib/model.py); "" columns are the forest's job.
     ``volume`` marks totals of every line/sample, which follow load: a busy quarter hour raises them
-    for many minutes, so the sustained (k-window) term leaves them out (lib/sustained.py)."""
+    for many minutes, so the sustained (k-window) term leaves them out (lib/sustained.py).
+    ``critical`` marks events that never belong to normal operation (a fatal Xid, an OOM kill): one
+    of them, where the host's training had (almost) none, is a near-certain alarm on its own."""
 
     name: str
     unit: str  # "count" features are log1p-transformed by the model
@@ -28,10 +30,17 @@ class Feature:
     description: str
     worse: str = ""  # "up" | "down" | ""
     volume: bool = False
+    critical: bool = False
 
 
 def _f(
-    name: str, unit: str, source: str, description: str, worse: str | None = None, volume: bool = False
+    name: str,
+    unit: str,
+    source: str,
+    description: str,
+    worse: str | None = None,
+    volume: bool = False,
+    critical: bool = False,
 ) -> Feature:
     return Feature(
         name,
@@ -40,6 +49,7 @@ def _f(
         description,
         ("up" if unit == "count" else "") if worse is None else worse,
         volume,
+        critical,
     )
 
 
@@ -95,6 +105,7 @@ FEATURES: tuple[Feature, ...] = (
         "count",
         "gpu",
         "increase of the volatile uncorrected ECC counters, summed over GPUs",
+        critical=True,
     ),
     # ---- journal
     _f("journal_lines", "count", "journal", "journal entries", volume=True),
@@ -111,13 +122,19 @@ FEATURES: tuple[Feature, ...] = (
     _f("journal_disk_full", "count", "journal", "'No space left on device' lines"),
     # ---- kernel
     _f("kernel_lines", "count", "kernel", "kernel messages", volume=True),
-    _f("xid_fatal", "count", "kernel", "NVRM Xid 79/74/119/120/95 (fell off bus, NVLink, GSP, uncontained)"),
-    _f("xid_memory", "count", "kernel", "NVRM Xid 48/63/64/92/94 (ECC, row remapping)"),
+    _f(
+        "xid_fatal",
+        "count",
+        "kernel",
+        "NVRM Xid 79/74/119/120/95 (fell off bus, NVLink, GSP, uncontained)",
+        critical=True,
+    ),
+    _f("xid_memory", "count", "kernel", "NVRM Xid 48/63/64/92/94 (ECC, row remapping)", critical=True),
     _f("xid_app", "count", "kernel", "NVRM Xid 13/31/43/45 (application faults, preemptive cleanup)"),
     _f("xid_other", "count", "kernel", "NVRM Xid with any other code"),
     _f("nvrm_lines", "count", "kernel", "NVRM driver lines that are not Xid records"),
-    _f("oom_kills", "count", "kernel", "kernel OOM-killer events"),
-    _f("hung_tasks", "count", "kernel", "hung task warnings"),
+    _f("oom_kills", "count", "kernel", "kernel OOM-killer events", critical=True),
+    _f("hung_tasks", "count", "kernel", "hung task warnings", critical=True),
     # ---- docker
     _f("docker_lines", "count", "docker_logs", "container log lines", volume=True),
     _f("docker_stderr_lines", "count", "docker_logs", "container lines on stderr"),
@@ -132,7 +149,7 @@ FEATURES: tuple[Feature, ...] = (
     _f("docker_disk_full", "count", "docker_logs", "'No space left on device' in container output"),
     _f("docker_dies", "count", "docker_events", "container die events"),
     _f("docker_nonzero_exits", "count", "docker_events", "die events with a non-zero exit code"),
-    _f("docker_ooms", "count", "docker_events", "container oom events"),
+    _f("docker_ooms", "count", "docker_events", "container oom events", critical=True),
     _f("docker_starts", "count", "docker_events", "container start/restart events"),
     _f("docker_kills", "count", "docker_events", "container kill events"),
     _f("docker_unhealthy", "count", "docker_events", "health_status: unhealthy events"),

@@ -72,9 +72,11 @@ class ModelParams:
     max_samples: int = 512
     max_features: float = 1.0
     top_k_templates: int = 40
-    train_alarm_budget_per_host_day: float = 8.0
+    train_alarm_budget_per_host_day: float = 6.0  # alarms (merged as below) allowed on the training data
+    alarm_merge_gap_windows: int = 5  # anomalous windows this close are one alarm (lib/alarm_budget.py)
     z_scale: float = 6.0  # robust z at which the deviation score reaches 1 - 0.5/e ~ 0.82
     count_scale_floor: float = 0.5  # log1p units: 0 -> 1 event is z ~ 1.4
+    critical_count_floor: float = 0.1  # Feature.critical counts: 0 -> 1 event is z ~ 6.9 (score ~0.84)
     min_host_windows: int = 120  # training windows a host needs for its own deviation baseline
     sustained_windows: int = 5  # k of the trailing-mean evidence (lib/sustained.py); 0 turns it off
     sustained_count_floor: float = 0.3  # log1p-count scale floor of a k-window mean (one window's: 0.5)
@@ -224,14 +226,14 @@ def train(
         ]
     )
     pipeline.fit(x[:, [columns.index(c) for c in forest_columns]])
-    median, scale = robust_center_scale(x, columns, params.count_scale_floor)
+    median, scale = robust_center_scale(x, columns, params.count_scale_floor, params.critical_count_floor)
     model = TrainedModel(pipeline, columns, vocabulary, dropped, forest_columns, median, scale, 1.0, params)
     hosts = features["host"].astype(str).to_numpy()
     for h in sorted(set(hosts.tolist())):
         rows = hosts == h
         if rows.sum() >= params.min_host_windows:
             model.host_median[h], model.host_scale[h] = robust_center_scale(
-                x[rows], columns, params.count_scale_floor
+                x[rows], columns, params.count_scale_floor, params.critical_count_floor
             )
     starts_ns = window_starts_ns(features)
     if params.sustained_windows:
@@ -252,7 +254,10 @@ def train(
     # calibrated on the single-window score: the sustained term lengthens and merges the groups of
     # the faults in the training range, so counting groups of the combined score would lower the
     # threshold and buy noise with the freed budget (+1.5 false alarms per host-day measured)
-    model.threshold = calibrate_threshold(instant, hosts, params.train_alarm_budget_per_host_day * host_days)
+    gap = params.alarm_merge_gap_windows
+    model.threshold = calibrate_threshold(
+        instant, hosts, params.train_alarm_budget_per_host_day * host_days, gap
+    )
     scores = np.maximum(
         instant, to_unit_score(sustained_max_z(model, x, hosts, starts_ns)[0], params.z_scale)
     )
@@ -263,8 +268,8 @@ def train(
         "start": str(features["window_start"].min()),
         "end": str(features["window_end"].max()),
         "alarm_windows": int((scores >= model.threshold).sum()),
-        "alarm_groups": alarm_groups(hosts, scores >= model.threshold),
-        "alarm_groups_single_window": alarm_groups(hosts, instant >= model.threshold),
+        "alarm_groups": alarm_groups(hosts, scores >= model.threshold, gap),
+        "alarm_groups_single_window": alarm_groups(hosts, instant >= model.threshold, gap),
         "score_p50": float(np.median(scores)),
         "score_p99": float(np.quantile(scores, 0.99)),
         "params": asdict(params),

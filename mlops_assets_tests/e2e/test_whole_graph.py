@@ -13,6 +13,11 @@ import pandas as pd
 import pytest
 
 HOURS, GPUS = 24, 8
+# The README's measured demo window (`mlops-assets demo --end 2026-11-24-09:00`), pinned so the result
+# does not depend on the hour the suite runs: the simulated load follows the hour of day, and at 2 of
+# 24 start hours the one-day training set is quiet enough that the held-out false-alarm gate refuses
+# the model (see README, "How the detector decides").
+END = datetime(2026, 11, 24, 9, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +34,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory):
     from mlops_assets.resources import LogSourceResource, StorageResource
     from mlops_assets.simulate import simulate
 
-    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    start = end - timedelta(hours=HOURS)
+    start = END - timedelta(hours=HOURS)
     # Exactly the demo's configuration (seeded default schedule: every fault kind once), so this test
     # proves what `make demo` promises. Smaller days calibrate the alarm threshold on too few windows.
     summary = simulate(home / "raw", hosts=2, gpus=GPUS, hours=HOURS, seed=7, start=start)
@@ -96,9 +100,14 @@ def test_every_stage_succeeds_and_parse_checks_pass_per_partition(pipeline):
         "timestamps_in_order",
         "raw_freshness",
     }
-    assert all(
-        e.passed for e in last_parse if e.check_name in ("quarantine_rate", "column_schema", "raw_freshness")
-    )
+    assert all(e.passed for e in last_parse if e.check_name in ("quarantine_rate", "column_schema"))
+    # the pinned day grows stale as the clock moves on: the verdict follows the measured lag (live data
+    # passing is asserted in test_dagster_ui)
+    freshness = [e for e in last_parse if e.check_name == "raw_freshness"]
+    assert len(freshness) == 5  # one per parsed source
+    for fresh in freshness:
+        lag, limit = fresh.metadata["lag_hours"].value, fresh.metadata["max_lag_hours"].value
+        assert fresh.passed == (0 <= lag <= limit), dict(fresh.metadata)
 
 
 @pytest.mark.e2e
@@ -135,9 +144,10 @@ def test_scores_incidents_triage_and_drift_are_written(pipeline):
     incidents = pd.read_parquet(home / "storage" / "incidents" / "incidents.parquet")
     assert len(incidents) >= 1
     detection = evaluate_detections(scores, read_labels(home / "raw" / "labels.csv"))
-    assert detection["events_detected"] >= 0.8 * len(pipeline["summary"].faults), detection[
-        "event_recall_by_fault"
-    ]
+    # the demo targets: every fault kind found, <= 3 false alarms per host-day, median TTD <= 5 min
+    assert detection["min_event_recall_by_fault"] >= 0.9, detection["event_recall_by_fault"]
+    assert detection["false_alarms_per_host_day"] <= 3.0
+    assert detection["median_minutes_to_detect"] is not None and detection["median_minutes_to_detect"] <= 5.0
     monitor = pipeline["results"]["monitor"]
     triaged = monitor.asset_materializations_for_node("incident_triage")
     assert triaged

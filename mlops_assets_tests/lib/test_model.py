@@ -101,6 +101,38 @@ def test_train_refuses_empty_and_constant_data() -> None:
         train(const, c.iloc[0:0], PARAMS)
 
 
+def test_one_rare_critical_event_is_an_alarm_on_its_own() -> None:
+    """A single OOM kill or fatal Xid, never seen on the host in training, scores ~0.84 by itself."""
+    f, c = synthetic()
+    f[["oom_kills", "xid_memory"]] = 0.0  # never happened on these hosts
+    model = train(f, c, PARAMS)
+    g, gc = synthetic(n=30, seed=6)
+    g[["oom_kills", "xid_memory"]] = 0.0
+    g.loc[7, "oom_kills"] = 1.0
+    out = score(model, g, gc)
+    assert out.loc[7, "is_anomaly"] and out.loc[7, "score"] > 0.8, out.loc[7]
+    assert json.loads(out.loc[7, "top_features"])[0]["feature"] == "oom_kills"
+
+
+def test_a_chronic_critical_event_is_not_made_certain() -> None:
+    """On a host where OOM kills are routine (5 % of minutes), one more is not a near-certain alarm."""
+    f, c = synthetic()
+    model = train(f, c, PARAMS)  # synthetic counts, oom_kills included, are Poisson(0.05) per window
+    j = model.columns.index("oom_kills")
+    assert model.host_scale["h1"][j] == pytest.approx(PARAMS.count_scale_floor)
+    assert model.threshold < 0.9  # routine events did not consume the alarm budget at ~0.84
+
+
+def test_alarms_merge_across_short_gaps() -> None:
+    hosts = np.array(["a"] * 20)
+    flags = np.zeros(20, bool)
+    flags[[2, 5, 6, 15]] = True  # 2 and 5 are 2 quiet windows apart; 15 is 8 apart
+    assert alarm_groups(hosts, flags) == 3
+    assert alarm_groups(hosts, flags, merge_gap=2) == 2
+    assert alarm_groups(hosts, flags, merge_gap=10) == 1
+    assert alarm_groups(np.array(["a"] * 10 + ["b"] * 10), flags, merge_gap=10) == 2  # never across hosts
+
+
 def test_threshold_calibration_respects_the_group_budget() -> None:
     hosts = np.array(["a"] * 10 + ["b"] * 10)
     s = np.full(20, 0.5)
