@@ -97,6 +97,9 @@ def run(args: argparse.Namespace) -> int:
     from mlops_assets.defs.monitor.summary import demo_outputs
 
     outputs = demo_outputs(cfg, summary.hosts, [k.keys_by_dimension["hour"] for k in keys[: args.hours]])
+    from mlops_assets.defs.model.assets import latest_candidate, load_evaluation
+
+    heldout = load_evaluation(latest_candidate(instance)[1])["challenger"]
     labels = read_labels(join(cfg.raw_dir, "labels.csv"))
     detection = evaluate_detections(outputs["scores"], labels)
     line = {
@@ -107,6 +110,9 @@ def run(args: argparse.Namespace) -> int:
         "false_alarms_per_host_day": round(detection["false_alarms_per_host_day"], 2),
         "median_minutes_to_detect": detection.get("median_minutes_to_detect"),
         "champion_version": outputs["champion_version"],
+        # what the blocking gates measured on the held-out simulated day (another seed)
+        "heldout_min_event_recall": round(heldout["min_event_recall_by_fault"], 2),
+        "heldout_false_alarms_per_host_day": round(heldout["false_alarms_per_host_day"], 2),
         "mlflow_tracking_uri": cfg.mlflow_tracking_uri,
         "drift_report": outputs["drift_report"],
         "incidents": outputs["incidents"],

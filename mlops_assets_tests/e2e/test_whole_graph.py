@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 HOURS, GPUS = 24, 8
-# The README's measured demo window (`mlops-assets demo --end 2026-11-24-09:00`), pinned so the result
+# A fixed demo window (`mlops-assets demo --end 2026-11-24-09:00`: 9/9, 0.5 FA/host-day), pinned so the result
 # does not depend on the hour the suite runs: the simulated load follows the hour of day, and at 2 of
 # 24 start hours the one-day training set is quiet enough that the held-out false-alarm gate refuses
 # the model (see README, "How the detector decides").
