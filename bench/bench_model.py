@@ -26,10 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from run import record
 
-from mlops_assets.lib.design_matrix import matrix, wide_frame
-from mlops_assets.lib.features import FEATURES
-from mlops_assets.lib.model import ModelParams, train
-from mlops_assets.lib.scoring import score, score_wide
+from mlops_assets.lib.detect.design_matrix import matrix, wide_frame
+from mlops_assets.lib.detect.model import ModelParams, train
+from mlops_assets.lib.detect.scoring import score, score_wide
+from mlops_assets.lib.features.registry import FEATURES
 
 HOSTS, DAYS = 10, 7
 NAIVE_ROWS = 300

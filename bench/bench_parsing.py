@@ -105,7 +105,7 @@ def gen_docker_text(n: int) -> bytes:
 
 def gen_gpu(samples: int, gpus: int = GPUS) -> bytes:
     """nvidia-smi --query-gpu=<GPU_QUERY_FIELDS> --format=csv,nounits -l 1 (fan speed [N/A] as on SXM)."""
-    from mlops_assets.sources.base import GPU_QUERY_FIELDS
+    from mlops_assets.lib.contracts.raw import GPU_QUERY_FIELDS
 
     lines = [", ".join(GPU_QUERY_FIELDS)]
     for s in range(samples):

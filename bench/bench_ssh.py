@@ -22,9 +22,9 @@ sys.path.insert(0, str(HERE.parent))
 
 from run import record  # noqa: E402
 
+from mlops_assets.lib.contracts.raw import RawBundle  # noqa: E402
 from mlops_assets.simulate import DEFAULT_START, simulate  # noqa: E402
 from mlops_assets.sources import commands as cmd  # noqa: E402
-from mlops_assets.sources.base import RawBundle  # noqa: E402
 from mlops_assets.sources.hosts import HostConfig  # noqa: E402
 from mlops_assets.sources.ssh import SshLogSource, container_names  # noqa: E402
 from mlops_assets_tests.sshd import SIM_HOST, LocalSshd, sshd_unavailable  # noqa: E402

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dagster as dg
 
 from mlops_assets.environment import settings
-from mlops_assets.lib.storage import PartitionStore, join
+from mlops_assets.lib.storage.partition_store import PartitionStore, join
 from mlops_assets.sources.base import LogSource
 
 

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_assets.lib import registry
-from mlops_assets.lib.features import FEATURES
-from mlops_assets.lib.model import TrainedModel
-from mlops_assets.lib.serving import log_pyfunc, serving_example
+from mlops_assets.lib.detect.model import TrainedModel
+from mlops_assets.lib.features.registry import FEATURES
+from mlops_assets.lib.registry import aliases as registry
+from mlops_assets.lib.registry.serving import log_pyfunc, serving_example
 
 START = pd.Timestamp("2026-11-01", tz="UTC")
 

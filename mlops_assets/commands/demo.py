@@ -55,8 +55,8 @@ def run(args: argparse.Namespace) -> int:
     from mlops_assets.defs.partitions import HOURLY_FMT, host_hour_key, hosts_partitions
     from mlops_assets.defs.stages import run_all_stages
     from mlops_assets.environment import settings
-    from mlops_assets.lib.evaluation import evaluate_detections
-    from mlops_assets.lib.storage import join
+    from mlops_assets.lib.evaluate.detections import evaluate_detections
+    from mlops_assets.lib.storage.partition_store import join
     from mlops_assets.simulate import read_labels, simulate
 
     t0 = time.perf_counter()

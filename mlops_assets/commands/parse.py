@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from mlops_assets.lib.parsing.detect import UnknownKindError, parse_any
-    from mlops_assets.lib.storage import write_parquet
+    from mlops_assets.lib.storage.partition_store import write_parquet
 
     path = Path(args.file)
     try:

@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mlops_assets.environment import settings
-    from mlops_assets.lib.registry import rollback
+    from mlops_assets.lib.registry.aliases import rollback
 
     uri = args.tracking_uri or settings().mlflow_tracking_uri
     try:

@@ -30,7 +30,7 @@ def read_messages(path: Path) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from mlops_assets.lib.storage import atomic_write_text
+    from mlops_assets.lib.storage.partition_store import atomic_write_text
     from mlops_assets.lib.templates import TemplateMiner
 
     path: Path = args.messages_file

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mlops_assets.environment import settings
-from mlops_assets.lib.redact import redact
+from mlops_assets.lib.triage.redact import redact
 
 log = logging.getLogger(__name__)
 

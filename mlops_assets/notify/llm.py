@@ -17,7 +17,13 @@ from typing import Any
 
 import httpx
 
-from mlops_assets.lib.triage import PromptSettings, Triage, TriageResult, build_prompt, rules_triage
+from mlops_assets.lib.triage.hypotheses import (
+    PromptSettings,
+    Triage,
+    TriageResult,
+    build_prompt,
+    rules_triage,
+)
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import dagster as dg
 from pydantic import Field
 
 from mlops_assets.environment import settings
-from mlops_assets.lib.triage import PromptSettings, TriageResult
+from mlops_assets.lib.triage.hypotheses import PromptSettings, TriageResult
 from mlops_assets.notify.channels import (
     SEVERITY_ORDER,
     Channel,

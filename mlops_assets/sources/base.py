@@ -1,17 +1,6 @@
 """The LogSource interface: fetch one host's raw logs for one time window, exactly as collected.
 
-Raw layout (what the simulator writes, what the directory source reads, what SSH commands return):
-
-    ROOT/<host>/nvidia-smi.csv            nvidia-smi --query-gpu=<GPU_QUERY_FIELDS> --format=csv,nounits -l N
-    ROOT/<host>/journal.json              journalctl -o json --no-pager (one object per line, __CURSOR kept)
-    ROOT/<host>/kernel.json               journalctl -k -o json --no-pager
-    ROOT/<host>/docker/ps.json            docker ps -a --format '{{json .}}'
-    ROOT/<host>/docker/events.json        docker events --since S --until U --format '{{json .}}'
-    ROOT/<host>/docker/logs/<name>.stdout docker logs --timestamps <name>   (its stdout)
-    ROOT/<host>/docker/logs/<name>.stderr docker logs --timestamps <name>   (its stderr)
-    ROOT/labels.csv                       simulator only: host,start,end,fault,sources
-
-A fetch returns a :data:`RawBundle`: source -> member name -> bytes, with the member names below.
+The raw layout, member names and query fields are contracts of the pure core: lib/contracts/raw.py.
 """
 
 from __future__ import annotations
@@ -21,36 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-SOURCES: tuple[str, ...] = ("gpu", "journal", "kernel", "docker_logs", "docker_events")
-
-# Member names inside a RawBundle (docker_logs members are "<container>.stdout" / "<container>.stderr").
-MEMBER_GPU = "nvidia-smi.csv"
-MEMBER_JOURNAL = "journal.json"
-MEMBER_KERNEL = "kernel.json"
-MEMBER_DOCKER_EVENTS = "events.json"
-MEMBER_DOCKER_PS = "ps.json"
-
-GPU_QUERY_FIELDS: tuple[str, ...] = (
-    "timestamp",
-    "index",
-    "uuid",
-    "name",
-    "pci.bus_id",
-    "temperature.gpu",
-    "utilization.gpu",
-    "utilization.memory",
-    "memory.used",
-    "memory.total",
-    "power.draw",
-    "power.limit",
-    "fan.speed",
-    "clocks.sm",
-    "pstate",
-    "clocks_throttle_reasons.active",
-    "ecc.errors.uncorrected.volatile.total",
-)
-
-RawBundle = dict[str, dict[str, bytes]]
+from mlops_assets.lib.contracts.raw import SOURCES, RawBundle
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import re
 import shlex
 from datetime import UTC, datetime
 
-from mlops_assets.sources.base import GPU_QUERY_FIELDS
+from mlops_assets.lib.contracts.raw import GPU_QUERY_FIELDS
 
 CONTAINER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")  # docker's own rule for names
 UNIT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:_.@\\-]{0,255}$")  # systemd unit names

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
-from mlops_assets.lib.storage import atomic_write_text
+from mlops_assets.lib.storage.partition_store import atomic_write_text
 from mlops_assets.sources.hosts import HOST_NAME_RE
 
 

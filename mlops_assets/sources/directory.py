@@ -17,17 +17,16 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from mlops_assets.sources.base import (
+from mlops_assets.lib.contracts.raw import (
     MEMBER_DOCKER_EVENTS,
     MEMBER_DOCKER_PS,
     MEMBER_GPU,
     MEMBER_JOURNAL,
     MEMBER_KERNEL,
     SOURCES,
-    HostProbe,
-    LogSource,
     RawBundle,
 )
+from mlops_assets.sources.base import HostProbe, LogSource
 
 TAIL_BYTES = 64 * 1024
 _SMI_TS = re.compile(rb"^(\d{4})/(\d{2})/(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?\s*,")

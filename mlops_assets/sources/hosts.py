@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from mlops_assets.sources.base import SOURCES
+from mlops_assets.lib.contracts.raw import SOURCES
 from mlops_assets.sources.commands import validate_container_name, validate_remote_path, validate_unit_name
 
 HOST_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")

@@ -28,18 +28,17 @@ from datetime import UTC, datetime
 
 import paramiko
 
-from mlops_assets.sources import commands as cmd
-from mlops_assets.sources.base import (
+from mlops_assets.lib.contracts.raw import (
     MEMBER_DOCKER_EVENTS,
     MEMBER_DOCKER_PS,
     MEMBER_GPU,
     MEMBER_JOURNAL,
     MEMBER_KERNEL,
     SOURCES,
-    HostProbe,
-    LogSource,
     RawBundle,
 )
+from mlops_assets.sources import commands as cmd
+from mlops_assets.sources.base import HostProbe, LogSource
 from mlops_assets.sources.cursors import CursorStore
 from mlops_assets.sources.hosts import HostConfig, load_hosts
 from mlops_assets.sources.ssh_transport import (

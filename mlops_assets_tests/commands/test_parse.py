@@ -7,17 +7,14 @@ is a behaviour change to review, not noise. Skipped when ../shared/realdata is a
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from mlops_assets.cli import main
+from mlops_assets_tests.realdata import REALDATA
 
-REALDATA = Path(
-    os.environ.get("MLOPS_REALDATA", Path(__file__).resolve().parents[2].parent / "shared" / "realdata")
-)
 needs_realdata = pytest.mark.skipif(not REALDATA.is_dir(), reason=f"real samples not found at {REALDATA}")
 
 # (path under realdata, --kind, extra args, rows, quarantined, reasons)

@@ -175,7 +175,7 @@ def test_requested_run_collects_over_ssh_and_advances_the_cursor(
 ) -> None:
     """The sensor's RunRequest, executed: raw_logs fetches over SSH, stores, then commits the cursor."""
     from mlops_assets.defs.partitions import window_of
-    from mlops_assets.lib.storage import PartitionStore, read_raw_members
+    from mlops_assets.lib.storage.partition_store import PartitionStore, read_raw_members
     from mlops_assets.sources.directory import DirectorySource
 
     monkeypatch.setenv("MLOPS_SENSOR_BACKFILL_HOURS", "1")

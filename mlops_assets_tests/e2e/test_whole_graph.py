@@ -112,7 +112,7 @@ def test_every_stage_succeeds_and_parse_checks_pass_per_partition(pipeline):
 
 @pytest.mark.e2e
 def test_model_gates_pass_with_their_measurements_and_champion_is_set(pipeline):
-    from mlops_assets.lib import registry
+    from mlops_assets.lib.registry import aliases as registry
 
     train = pipeline["results"]["train_and_deploy"]
     gates = {e.check_name: e for e in train.get_asset_check_evaluations()}
@@ -132,8 +132,8 @@ def test_model_gates_pass_with_their_measurements_and_champion_is_set(pipeline):
 
 @pytest.mark.e2e
 def test_scores_incidents_triage_and_drift_are_written(pipeline):
-    from mlops_assets.lib.evaluation import evaluate_detections
-    from mlops_assets.lib.storage import PartitionStore
+    from mlops_assets.lib.evaluate.detections import evaluate_detections
+    from mlops_assets.lib.storage.partition_store import PartitionStore
     from mlops_assets.simulate import read_labels
 
     home: Path = pipeline["home"]

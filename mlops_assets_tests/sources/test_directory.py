@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from mlops_assets.lib.contracts.raw import SOURCES
 from mlops_assets.simulate import simulate
-from mlops_assets.sources.base import SOURCES
 from mlops_assets.sources.directory import DirectorySource
 
 START = datetime(2026, 11, 1, tzinfo=UTC)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from mlops_assets.lib.contracts.raw import MEMBER_JOURNAL, SOURCES
 from mlops_assets.simulate import DEFAULT_START
-from mlops_assets.sources.base import MEMBER_JOURNAL, SOURCES
 from mlops_assets.sources.directory import DirectorySource
 from mlops_assets.sources.ssh import SshLogSource
 from mlops_assets.sources.ssh_transport import HostKeyError, SshAuthError, fingerprint

@@ -12,15 +12,12 @@ import pandas as pd
 
 from mlops_assets.defs.partitions import HOURLY_FMT, host_hour_partitions, split_key, window_of
 from mlops_assets.defs.tags import stage_tags
-from mlops_assets.lib.contracts import TABLES
-from mlops_assets.lib.features import (
-    FEATURE_NAMES,
-    assign_templates,
-    build_template_counts,
-    build_window_features,
-)
-from mlops_assets.lib.storage import exists
-from mlops_assets.lib.template_state import load_template_miner
+from mlops_assets.lib.contracts.tables import TABLES
+from mlops_assets.lib.features.registry import FEATURE_NAMES
+from mlops_assets.lib.features.template_counts import assign_templates, build_template_counts
+from mlops_assets.lib.features.windows import build_window_features
+from mlops_assets.lib.storage.partition_store import exists
+from mlops_assets.lib.templates.state import load_template_miner
 from mlops_assets.resources import StorageResource
 
 FEATURE_TABLE = "features"
@@ -79,7 +76,7 @@ def expected_gpus(store, host: str, hour: str, current: pd.DataFrame) -> int:
     group_name="features",
     kinds={"pandas", "parquet"},
     owners=["team:ml-platform"],
-    description=f"Per-host {WINDOW} window features (registry in lib/features.py, units documented) and "
+    description=f"Per-host {WINDOW} window features (registry in lib/features/windows.py, units documented) and "
     "long template counts per window, one row per window even when it had no data.",
     op_tags=stage_tags("features"),
     automation_condition=dg.AutomationCondition.eager(),

@@ -6,9 +6,9 @@ import dagster as dg
 
 from mlops_assets.defs.partitions import host_hour_partitions, split_key, window_of
 from mlops_assets.defs.tags import stage_tags
-from mlops_assets.lib.storage import write_raw_members
+from mlops_assets.lib.contracts.raw import SOURCES
+from mlops_assets.lib.storage.partition_store import write_raw_members
 from mlops_assets.resources import LogSourceResource, StorageResource
-from mlops_assets.sources.base import SOURCES
 
 OWNERS = ["team:sre"]
 RAW_DESCRIPTIONS = {

@@ -21,8 +21,9 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from mlops_assets.defs.partitions import HOURLY_FMT, host_hour_key, hosts_partitions, hourly_partitions
+from mlops_assets.lib.contracts.raw import SOURCES
 from mlops_assets.resources import LogSourceResource
-from mlops_assets.sources.base import SOURCES, HostProbe, LogSource
+from mlops_assets.sources.base import HostProbe, LogSource
 from mlops_assets.sources.hosts import HOST_NAME_RE
 
 RAW_ASSET_KEYS = [dg.AssetKey(f"raw_{source}") for source in SOURCES]

@@ -18,15 +18,16 @@ from mlops_assets.defs.model.plots import inline_png, score_plot_png
 from mlops_assets.defs.model.resources import ModelRegistryResource
 from mlops_assets.defs.partitions import HOURLY_FMT, window_of
 from mlops_assets.defs.tags import stage_tags
-from mlops_assets.lib import registry
-from mlops_assets.lib.evaluation import evaluate_detections, gate_results, simulate_heldout
-from mlops_assets.lib.features import feature_registry_frame
-from mlops_assets.lib.model import ModelParams, train
-from mlops_assets.lib.scoring import score
-from mlops_assets.lib.serving import log_pyfunc, schema_differences, serving_example, unwrap
-from mlops_assets.lib.storage import atomic_write_bytes, atomic_write_text, read_bytes
-from mlops_assets.lib.template_state import load_template_miner
+from mlops_assets.lib.detect.model import ModelParams, train
+from mlops_assets.lib.detect.scoring import score
+from mlops_assets.lib.evaluate.detections import evaluate_detections, gate_results
+from mlops_assets.lib.features.registry import feature_registry_frame
+from mlops_assets.lib.registry import aliases as registry
+from mlops_assets.lib.registry.serving import log_pyfunc, schema_differences, serving_example, unwrap
+from mlops_assets.lib.storage.partition_store import atomic_write_bytes, atomic_write_text, read_bytes
+from mlops_assets.lib.templates.state import load_template_miner
 from mlops_assets.resources import StorageResource
+from mlops_assets.simulate.heldout import simulate_heldout
 
 OWNERS = ["team:ml-platform"]
 MODEL_KEY = dg.AssetKey("anomaly_model")

@@ -5,7 +5,7 @@ automation condition of deployed_model requires them to pass."""
 import dagster as dg
 
 from mlops_assets.defs.model.assets import MODEL_KEY, latest_candidate, load_evaluation
-from mlops_assets.lib.evaluation import gate_results
+from mlops_assets.lib.evaluate.detections import gate_results
 
 GATES = {
     "event_recall": "Held-out event recall >= 0.9 overall and for every fault kind.",

@@ -5,7 +5,7 @@ import dagster as dg
 from dagster_mlflow.resources import CONFIG_SCHEMA, MlFlow
 
 from mlops_assets.environment import settings
-from mlops_assets.lib.registry import MODEL_NAME, ensure_experiment
+from mlops_assets.lib.registry.aliases import MODEL_NAME, ensure_experiment
 
 EXPERIMENT = "log-anomaly-detector"
 

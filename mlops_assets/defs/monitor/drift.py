@@ -10,9 +10,9 @@ from mlops_assets.defs.jobs import train_and_deploy_job
 from mlops_assets.defs.model.resources import ModelRegistryResource
 from mlops_assets.defs.partitions import window_of
 from mlops_assets.defs.tags import stage_tags
-from mlops_assets.lib import registry
-from mlops_assets.lib.drift import RetrainPolicy, append_history, compute_drift, score_shift
-from mlops_assets.lib.storage import atomic_write_text, exists, read_bytes
+from mlops_assets.lib.monitor.drift import RetrainPolicy, append_history, compute_drift, score_shift
+from mlops_assets.lib.registry import aliases as registry
+from mlops_assets.lib.storage.partition_store import atomic_write_text, exists, read_bytes
 from mlops_assets.resources import StorageResource
 
 DRIFT_KEY = dg.AssetKey("drift_report")

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 
 from mlops_assets.defs.tags import stage_tags
-from mlops_assets.lib.contracts import INCIDENTS, conform, empty_frame
-from mlops_assets.lib.features import FEATURE_BY_NAME
-from mlops_assets.lib.storage import write_parquet
+from mlops_assets.lib.contracts.tables import INCIDENTS, conform, empty_frame
+from mlops_assets.lib.features.registry import FEATURE_BY_NAME
+from mlops_assets.lib.storage.partition_store import write_parquet
 from mlops_assets.resources import StorageResource
 
 MERGE_GAP = pd.Timedelta(os.getenv("MLOPS_INCIDENT_GAP", "3min"))

@@ -9,13 +9,13 @@ import pandas as pd
 from mlops_assets.defs.model.resources import ModelRegistryResource
 from mlops_assets.defs.partitions import HOURLY_FMT, host_hour_partitions, split_key, window_of
 from mlops_assets.defs.tags import stage_tags
-from mlops_assets.lib import registry
-from mlops_assets.lib.contracts import SCORES, conform
-from mlops_assets.lib.model import TrainedModel
-from mlops_assets.lib.scoring import score
-from mlops_assets.lib.serving import unwrap
-from mlops_assets.lib.storage import PartitionStore, exists
-from mlops_assets.lib.template_state import load_template_miner
+from mlops_assets.lib.contracts.tables import SCORES, conform
+from mlops_assets.lib.detect.model import TrainedModel
+from mlops_assets.lib.detect.scoring import score
+from mlops_assets.lib.registry import aliases as registry
+from mlops_assets.lib.registry.serving import unwrap
+from mlops_assets.lib.storage.partition_store import PartitionStore, exists
+from mlops_assets.lib.templates.state import load_template_miner
 from mlops_assets.resources import StorageResource
 
 EVIDENCE_TABLE = "score_evidence"

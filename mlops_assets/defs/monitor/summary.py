@@ -3,8 +3,8 @@
 import pandas as pd
 
 from mlops_assets.environment import Settings
-from mlops_assets.lib import registry
-from mlops_assets.lib.storage import PartitionStore, exists, join, read_parquet
+from mlops_assets.lib.registry import aliases as registry
+from mlops_assets.lib.storage.partition_store import PartitionStore, exists, join, read_parquet
 
 
 def demo_outputs(cfg: Settings, hosts: list[str], hour_keys: list[str]) -> dict[str, object]:

@@ -14,7 +14,7 @@ import dagster as dg
 import pandas as pd
 
 from mlops_assets.defs.notify.check_history import CheckOutcome
-from mlops_assets.lib.triage import rules_triage
+from mlops_assets.lib.triage.hypotheses import rules_triage
 from mlops_assets.notify.channels import Alert
 from mlops_assets.notify.resources import NotifierResource
 

@@ -16,9 +16,15 @@ import pandas as pd
 
 from mlops_assets.defs.monitor.incidents import incidents_path
 from mlops_assets.defs.tags import stage_tags
-from mlops_assets.lib.contracts import INCIDENTS, conform
-from mlops_assets.lib.storage import atomic_write_text, exists, read_bytes, read_parquet, write_parquet
-from mlops_assets.lib.triage import evidence_hash, parse_evidence
+from mlops_assets.lib.contracts.tables import INCIDENTS, conform
+from mlops_assets.lib.storage.partition_store import (
+    atomic_write_text,
+    exists,
+    read_bytes,
+    read_parquet,
+    write_parquet,
+)
+from mlops_assets.lib.triage.hypotheses import evidence_hash, parse_evidence
 from mlops_assets.notify.resources import TriageResource
 from mlops_assets.resources import StorageResource
 

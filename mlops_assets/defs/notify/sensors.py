@@ -15,7 +15,7 @@ import dagster as dg
 
 from mlops_assets.defs.notify.alerts import check_alert, incident_alerts, run_failure_alert
 from mlops_assets.defs.notify.check_history import CheckCursor, check_keys, new_evaluations
-from mlops_assets.lib.storage import exists, read_parquet
+from mlops_assets.lib.storage.partition_store import exists, read_parquet
 from mlops_assets.notify.channels import Alert
 from mlops_assets.notify.notifier import Delivery, Notifier
 from mlops_assets.notify.resources import NotifierResource

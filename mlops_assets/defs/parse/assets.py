@@ -15,12 +15,12 @@ import pandas as pd
 from mlops_assets.defs.ingest.assets import RAW_KEYS
 from mlops_assets.defs.partitions import host_hour_partitions, split_key, window_of
 from mlops_assets.defs.tags import stage_tags
-from mlops_assets.lib.contracts import schema_mismatches
+from mlops_assets.lib.contracts.raw import SOURCES
+from mlops_assets.lib.contracts.tables import schema_mismatches
 from mlops_assets.lib.parsing.bundle import SOURCE_TABLES, TABLE_SCHEMAS, parse_source
 from mlops_assets.lib.parsing.quality import timestamp_order_violations
-from mlops_assets.lib.storage import read_raw_members
+from mlops_assets.lib.storage.partition_store import read_raw_members
 from mlops_assets.resources import StorageResource
-from mlops_assets.sources.base import SOURCES
 
 OWNERS = ["team:sre"]
 MAX_QUARANTINE_RATE = float(os.getenv("MLOPS_MAX_QUARANTINE_RATE", "0.01"))

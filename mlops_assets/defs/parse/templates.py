@@ -7,7 +7,7 @@ import pandas as pd
 
 from mlops_assets.defs.parse.assets import PARSED_KEYS
 from mlops_assets.defs.tags import stage_tags
-from mlops_assets.lib.template_state import load_or_new_miner, load_seen, save_template_miner
+from mlops_assets.lib.templates.state import load_or_new_miner, load_seen, save_template_miner
 from mlops_assets.resources import StorageResource
 
 MESSAGE_TABLES = ("journal_entries", "docker_lines")

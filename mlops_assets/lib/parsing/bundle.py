@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from mlops_assets.lib.contracts import QUARANTINE, TABLES, ParseResult, conform, empty_frame
-from mlops_assets.sources.base import MEMBER_DOCKER_EVENTS, MEMBER_GPU, MEMBER_JOURNAL, MEMBER_KERNEL
+from mlops_assets.lib.contracts.raw import MEMBER_DOCKER_EVENTS, MEMBER_GPU, MEMBER_JOURNAL, MEMBER_KERNEL
+from mlops_assets.lib.contracts.tables import QUARANTINE, TABLES, ParseResult, conform, empty_frame
 
 # source -> the tables it produces (first one is the source's main table)
 SOURCE_TABLES: dict[str, tuple[str, ...]] = {

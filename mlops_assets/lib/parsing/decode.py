@@ -11,7 +11,7 @@ from __future__ import annotations
 import codecs
 from typing import Any
 
-from mlops_assets.lib.contracts import QUARANTINE_RAW_MAX
+from mlops_assets.lib.contracts.tables import QUARANTINE_RAW_MAX
 
 REPLACEMENT = "\ufffd"
 

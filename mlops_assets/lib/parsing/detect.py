@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from mlops_assets.lib.contracts import ParseResult
+from mlops_assets.lib.contracts.tables import ParseResult
 from mlops_assets.lib.parsing.decode import decode_text, split_lines
 from mlops_assets.lib.parsing.docker import DOCKER_TS_RE, parse_docker_json_file, parse_docker_logs
 from mlops_assets.lib.parsing.docker_events import TEXT_RE as DOCKER_EVENT_TEXT_RE

@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mlops_assets.lib.contracts import ParseResult
+from mlops_assets.lib.contracts.tables import ParseResult
 from mlops_assets.lib.parsing.arrow_util import constant_strings, objects, string_series
 from mlops_assets.lib.parsing.docker_events import parse_docker_events
 from mlops_assets.lib.parsing.docker_text import parse_docker_logs

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from mlops_assets.lib.contracts import ParseResult
+from mlops_assets.lib.contracts.tables import ParseResult
 from mlops_assets.lib.parsing.decode import decode_lines
 from mlops_assets.lib.parsing.records import Quarantine, build_result
 

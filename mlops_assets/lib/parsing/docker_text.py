@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mlops_assets.lib.contracts import ParseResult
+from mlops_assets.lib.contracts.tables import ParseResult
 from mlops_assets.lib.parsing.arrow_util import constant_strings, string_series
 from mlops_assets.lib.parsing.decode import decode_lines
 from mlops_assets.lib.parsing.docker_time import DOCKER_TS_RE, INVALID_NS, RFC3339, docker_time_ns

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops_assets.lib.contracts import GPU_ERRORS, GPU_SAMPLES, ParseResult, conform, empty_frame
+from mlops_assets.lib.contracts.raw import GPU_QUERY_FIELDS
+from mlops_assets.lib.contracts.tables import GPU_ERRORS, GPU_SAMPLES, ParseResult, conform, empty_frame
 from mlops_assets.lib.parsing.arrow_util import constant_strings
 from mlops_assets.lib.parsing.gpu_time import parse_timestamps
 from mlops_assets.lib.parsing.gpu_values import (
@@ -29,7 +30,6 @@ from mlops_assets.lib.parsing.gpu_values import (
     read_csv_columns,
 )
 from mlops_assets.lib.parsing.records import Quarantine, build_result
-from mlops_assets.sources.base import GPU_QUERY_FIELDS
 
 # normalised header name -> gpu_samples column (first matching header column wins)
 FIELD_ALIASES: dict[str, str] = {

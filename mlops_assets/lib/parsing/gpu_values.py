@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from mlops_assets.lib.contracts import GPU_SAMPLES
+from mlops_assets.lib.contracts.tables import GPU_SAMPLES
 
 _NUMBER = r"^-?[0-9]+(\.[0-9]+)?$"
 _UNIT_SUFFIX = r"\s*(%|MiB|MB|GiB|W|MHz|C|°C)$"

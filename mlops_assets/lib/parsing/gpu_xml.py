@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from mlops_assets.lib.contracts import ParseResult
+from mlops_assets.lib.contracts.tables import ParseResult
 from mlops_assets.lib.parsing.records import Quarantine, build_result
 
 # NVML clocks event reason bits (nvmlClocksEventReason*)

@@ -31,7 +31,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mlops_assets.lib.contracts import ParseResult
+from mlops_assets.lib.contracts.tables import ParseResult
 from mlops_assets.lib.parsing.arrow_util import (
     constant_strings,
     int_array,

@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from mlops_assets.lib.contracts import ParseResult
+from mlops_assets.lib.contracts.tables import ParseResult
 from mlops_assets.lib.parsing.decode import decode_lines
 from mlops_assets.lib.parsing.gpu_values import normalise_pci
 from mlops_assets.lib.parsing.journal import parse_journal_json

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from mlops_assets.lib.contracts import (
+from mlops_assets.lib.contracts.tables import (
     QUARANTINE,
     TABLES,
     ParseResult,

@@ -6,11 +6,12 @@ from pathlib import Path
 import pytest
 
 from mlops_assets.defs.partitions import HOURLY_FMT
-from mlops_assets.lib.features import assign_templates, build_template_counts, build_window_features
+from mlops_assets.lib.features.template_counts import assign_templates, build_template_counts
+from mlops_assets.lib.features.windows import build_window_features
 from mlops_assets.lib.parsing.bundle import parse_bundle
-from mlops_assets.lib.storage import PartitionStore
-from mlops_assets.lib.template_state import save_template_miner
+from mlops_assets.lib.storage.partition_store import PartitionStore
 from mlops_assets.lib.templates import TemplateMiner
+from mlops_assets.lib.templates.state import save_template_miner
 from mlops_assets.simulate import DEFAULT_START, read_labels, simulate
 from mlops_assets.simulate.schedule import FaultSpec
 from mlops_assets.sources.directory import DirectorySource

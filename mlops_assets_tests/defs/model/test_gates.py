@@ -10,8 +10,8 @@ import pandas as pd
 from mlops_assets.commands import rollback as rollback_cmd
 from mlops_assets.defs.model import anomaly_model, deployed_model, model_checks
 from mlops_assets.defs.model.resources import mlflow_resources
-from mlops_assets.lib import registry
-from mlops_assets.lib.storage import PartitionStore
+from mlops_assets.lib.registry import aliases as registry
+from mlops_assets.lib.storage.partition_store import PartitionStore
 from mlops_assets.resources import StorageResource
 
 RUN_CONFIG = {

@@ -9,8 +9,8 @@ import pandas as pd
 from mlops_assets.defs.model.resources import ModelRegistryResource
 from mlops_assets.defs.monitor.drift import drift_report, retrain_on_drift
 from mlops_assets.defs.partitions import HOURLY_FMT
-from mlops_assets.lib import registry
-from mlops_assets.lib.storage import PartitionStore
+from mlops_assets.lib.registry import aliases as registry
+from mlops_assets.lib.storage.partition_store import PartitionStore
 from mlops_assets.resources import StorageResource
 
 HOSTS = ("gpu-node-01", "gpu-node-02")

@@ -11,12 +11,12 @@ from mlops_assets.defs.model.resources import ModelRegistryResource
 from mlops_assets.defs.monitor.incidents import incidents
 from mlops_assets.defs.monitor.scoring import EVIDENCE_TABLE, anomaly_scores, champion
 from mlops_assets.defs.partitions import HOURLY_FMT
-from mlops_assets.lib.contracts import INCIDENTS, SCORES, TABLES, conform, empty_frame
-from mlops_assets.lib.model import ModelParams, train
-from mlops_assets.lib.scoring import score
-from mlops_assets.lib.storage import PartitionStore, read_parquet
-from mlops_assets.lib.template_state import save_template_miner
+from mlops_assets.lib.contracts.tables import INCIDENTS, SCORES, TABLES, conform, empty_frame
+from mlops_assets.lib.detect.model import ModelParams, train
+from mlops_assets.lib.detect.scoring import score
+from mlops_assets.lib.storage.partition_store import PartitionStore, read_parquet
 from mlops_assets.lib.templates import TemplateMiner
+from mlops_assets.lib.templates.state import save_template_miner
 from mlops_assets.resources import StorageResource
 from mlops_assets_tests.model_fixtures import register_champion, synthetic
 

@@ -10,8 +10,8 @@ import pytest
 from mlops_assets.defs.monitor.incidents import incidents_path
 from mlops_assets.defs.notify.assets import incident_triage
 from mlops_assets.defs.notify.sensors import notify_new_incidents
-from mlops_assets.lib.contracts import INCIDENTS, conform, schema_mismatches
-from mlops_assets.lib.storage import write_parquet
+from mlops_assets.lib.contracts.tables import INCIDENTS, conform, schema_mismatches
+from mlops_assets.lib.storage.partition_store import write_parquet
 from mlops_assets.notify.loopback import LoopbackReceiver, Reply
 from mlops_assets.notify.resources import NotifierResource, TriageResource
 from mlops_assets.resources import StorageResource

@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 
-from mlops_assets.lib.contracts import DOCKER_EVENTS, DOCKER_LINES, schema_mismatches
+from mlops_assets.lib.contracts.tables import DOCKER_EVENTS, DOCKER_LINES, schema_mismatches
 from mlops_assets.lib.parsing.docker import parse_docker_events, parse_docker_json_file, parse_docker_logs
 from mlops_assets.lib.parsing.levels import infer_level
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mlops_assets.lib.contracts import GPU_ERRORS, GPU_SAMPLES, schema_mismatches
+from mlops_assets.lib.contracts.raw import GPU_QUERY_FIELDS
+from mlops_assets.lib.contracts.tables import GPU_ERRORS, GPU_SAMPLES, schema_mismatches
 from mlops_assets.lib.parsing.gpu import parse_gpu_csv
-from mlops_assets.sources.base import GPU_QUERY_FIELDS
 
 HEADER_NOUNITS = ", ".join(GPU_QUERY_FIELDS)
 HEADER_UNITS = (

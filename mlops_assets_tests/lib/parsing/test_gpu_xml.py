@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from mlops_assets.lib.contracts import GPU_SAMPLES, schema_mismatches
+from mlops_assets.lib.contracts.tables import GPU_SAMPLES, schema_mismatches
 from mlops_assets.lib.parsing.gpu_xml import parse_gpu_xml
 
 V11 = b"""<?xml version="1.0" ?><!DOCTYPE nvidia_smi_log SYSTEM "nvsmi_device_v11.dtd">

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from mlops_assets.lib.contracts import JOURNAL_ENTRIES, schema_mismatches
+from mlops_assets.lib.contracts.tables import JOURNAL_ENTRIES, schema_mismatches
 from mlops_assets.lib.parsing import jsonl
 from mlops_assets.lib.parsing.journal import parse_journal_json
 from mlops_assets.lib.parsing.journal_text import (

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from mlops_assets.lib.contracts import KERNEL_EVENTS, schema_mismatches
+from mlops_assets.lib.contracts.tables import KERNEL_EVENTS, schema_mismatches
 from mlops_assets.lib.parsing.kernel import classify, parse_kernel
 
 XID = "NVRM: Xid (PCI:0000:3b:00): 79, pid=1234, name=python, GPU has fallen off the bus."

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlops_assets.lib.contracts import QUARANTINE, TABLES, ParseResult, schema_mismatches
+from mlops_assets.lib.contracts.tables import QUARANTINE, TABLES, ParseResult, schema_mismatches
 from mlops_assets.lib.parsing.docker import parse_docker_events, parse_docker_json_file, parse_docker_logs
 from mlops_assets.lib.parsing.gpu import parse_gpu_csv
 from mlops_assets.lib.parsing.gpu_xml import parse_gpu_xml

@@ -1,0 +1,1 @@
+"""Learned detector: design matrix, IsolationForest with robust baselines, sustained evidence, calibration, scoring."""

@@ -1,0 +1,1 @@
+"""Detection quality on labelled windows and the blocking gates built on it."""

@@ -1,0 +1,1 @@
+"""Monitoring of the deployed model: feature drift (Evidently)."""

@@ -1,0 +1,1 @@
+"""MLflow registry (champion/previous aliases, promotion, rollback) and the servable pyfunc."""
