@@ -102,11 +102,36 @@ SCORES: dict[str, str] = {
     "is_anomaly": "bool",
     "model_version": "string",
     "top_features": "string",  # JSON list of {"feature", "value", "contribution"}
+    "layer": "string",  # which layer decided an alarm: health | baseline | forest ("" when no alarm)
+    "gpu_index": "Int16",  # the GPU an alarm is about, when the deciding evidence is per GPU
+}
+
+# Deterministic health findings (lib/health): one row per event, no model involved (DESIGN.md section 6).
+HEALTH_EVENTS: dict[str, str] = {
+    "ts": TS,
+    "host": "string",
+    "gpu_index": "Int16",  # null when the event is not about one GPU (or its PCI bus is not in the samples)
+    "gpu_uuid": "string",
+    "pci_bus": "string",  # normalised 0000:3b:00.0 form
+    "component": "string",  # gpu | kernel | disk | service | container | network
+    "code": "string",  # XID_79, SXID_20034, ECC_DBE, ROW_REMAP_FAILED, HW_SLOWDOWN, GPU_MISSING, OOM_KILL ...
+    "severity": "string",  # fatal | critical | warning | info | unknown
+    "action": "string",  # none | restart_app | reset_gpu | reboot | hardware_inspection | check_service | free_disk
+    "message": "string",  # what happened, in words (catalog meaning + the line's particulars)
+    "evidence": "string",  # JSON: the raw line(s) or values the rule fired on, redacted
+    "boot_id": "string",  # journal boot the event belongs to (escalation across boots), null when unknown
 }
 
 INCIDENTS: dict[str, str] = {
     "incident_id": "string",
     "host": "string",
+    "gpu_index": "Int16",  # null when the incident is not about one GPU
+    "gpu_uuid": "string",
+    "pci_bus": "string",
+    "layer": "string",  # health | baseline | forest: what raised it
+    "kind": "string",  # health code (XID_79, OOM_KILL ...) or the model's leading evidence family
+    "action": "string",  # the health catalog's action vocabulary (none | restart_app | reset_gpu | ...)
+    "model_version": "string",  # null for health-layer incidents
     "start": TS,
     "end": TS,
     "severity": "string",  # low | medium | high | critical
@@ -127,6 +152,7 @@ TABLES: dict[str, dict[str, str]] = {
     "docker_events": DOCKER_EVENTS,
     "quarantine": QUARANTINE,
     "scores": SCORES,
+    "health_events": HEALTH_EVENTS,
     "incidents": INCIDENTS,
 }
 
