@@ -45,4 +45,4 @@ fmt: venv
 	.venv/bin/ruff format .
 
 clean:
-	rm -rf .venv .tools .dagster_home .mlops bench/results.json
+	rm -rf .venv .tools .dagster_home .mlops

@@ -2,7 +2,8 @@
 
 Each module defines ``run() -> list[dict]``; each record has the keys of RECORD_KEYS. A module
 measures its naive baseline in the same run on the same generated input, so ratios are honest.
-Usage: python bench/run.py [name-substring ...]
+Usage: python bench/run.py [name-substring ...]; a run replaces the records of the benchmarks it ran
+and keeps the others, so bench/results.json (committed) holds the latest figure of every benchmark.
 """
 
 from __future__ import annotations
@@ -92,8 +93,12 @@ def main(argv: list[str]) -> int:
             print("   " + json.dumps(r), flush=True)
         results.extend(recs)
     out = HERE / "results.json"
+    # A selective run replaces only its own records: the file keeps every benchmark's latest figures.
+    previous = json.loads(out.read_text()) if out.exists() else []
+    fresh = {r["name"] for r in results}
+    merged = [r for r in previous if r.get("name") not in fresh] + results
     tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(results, indent=2) + "\n")
+    tmp.write_text(json.dumps(sorted(merged, key=lambda r: r["name"]), indent=2) + "\n")
     os.replace(tmp, out)
     print(f"wrote {out} ({len(results)} records)")
     if failed:
