@@ -17,10 +17,32 @@ from mlops_assets.defs.partitions import HOURLY_FMT, host_hour_partitions, split
 from mlops_assets.defs.tags import stage_tags
 from mlops_assets.lib.health.escalation import escalate
 from mlops_assets.lib.health.rules import health_events as run_health_rules
+from mlops_assets.lib.storage.partition_store import exists
 from mlops_assets.resources import StorageResource
 
 HEALTH_TABLE = "health_events"
 LOOKBACK = timedelta(days=int(os.getenv("MLOPS_HEALTH_LOOKBACK_DAYS", "14")))
+# GPU samples of the previous hour's end given to the rules as context, so a sustained clock event, an
+# ECC increment or a missing GPU that spans the hour boundary is judged on both sides of it
+SAMPLE_CONTEXT = timedelta(minutes=10)
+
+
+def with_context(store, host: str, hour: str, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """``tables`` with the last SAMPLE_CONTEXT of the previous hour's gpu_samples prepended."""
+    start, _ = window_of(hour)
+    prev = (start - timedelta(hours=1)).strftime(HOURLY_FMT)
+    if not exists(store.path("gpu_samples", host, prev)):
+        return tables
+    before = store.read("gpu_samples", host, prev)
+    before = before[pd.to_datetime(before["ts"], utc=True) >= start - SAMPLE_CONTEXT]
+    if before.empty:
+        return tables
+    samples = (
+        pd.concat([before, tables["gpu_samples"]], ignore_index=True)
+        if len(tables["gpu_samples"])
+        else before
+    )
+    return {**tables, "gpu_samples": samples}
 
 
 def history(store, host: str, start: datetime) -> pd.DataFrame:
