@@ -139,6 +139,16 @@ def assign_boots(events: pd.DataFrame, journal: pd.DataFrame) -> pd.Series:
     return pd.Series(pd.array(j["boot_id"].astype(str).to_numpy()[pos], dtype="string"))
 
 
+def having(messages: pd.Series, keys: tuple[str, ...]) -> np.ndarray:
+    """Rows whose text contains any of ``keys`` (plain substring tests: a cheap filter before a rule's
+    regex, which then runs on the few candidate lines only)."""
+    return np.fromiter(
+        (isinstance(m, str) and any(k in m for k in keys) for m in messages.tolist()),
+        dtype=bool,
+        count=len(messages),
+    )
+
+
 def collapse_runs(df: pd.DataFrame, keys: list[str], gap: str = "5min") -> pd.DataFrame:
     """First row of each run of the same ``keys`` (rows closer than ``gap`` form one run), with the
     run's size in ``run_count`` and its last time in ``run_last``: a condition repeated on every

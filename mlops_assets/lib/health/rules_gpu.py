@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from mlops_assets.lib.health.catalog import lookup_sxid, lookup_xid
-from mlops_assets.lib.health.events import GpuMap, collapse_runs, event, line_evidence
+from mlops_assets.lib.health.events import GpuMap, collapse_runs, event, having, line_evidence
 from mlops_assets.lib.parsing.gpu_values import normalise_pci
 from mlops_assets.lib.parsing.kernel import XID_RE
 
@@ -28,6 +28,7 @@ FELL_OFF_RE = re.compile(r"fallen off the bus", re.IGNORECASE)
 INIT_FAIL_RE = re.compile(
     r"RmInitAdapter failed|rm_init_adapter failed|GPU \S+ failed to initialize", re.IGNORECASE
 )
+GPU_LINE_KEYS = ("NVRM", "SXid", "NVSwitch", "fallen off", "RmInit", "rm_init", "failed to initialize")
 SMI_LOST_RE = re.compile(
     r"Unable to determine the device handle|GPU is lost|fallen off the bus", re.IGNORECASE
 )
@@ -54,7 +55,8 @@ def xid_events(lines: pd.DataFrame, gmap: GpuMap) -> list[dict[str, Any]]:
     """One event per ``NVRM: Xid`` line, per fallen-off-the-bus line without one, per init failure."""
     out: list[dict[str, Any]] = []
     msgs = lines["message"].astype("string").fillna("")
-    for ts, msg, source in zip(lines["ts"], msgs, lines["source"], strict=True):
+    cand = having(msgs, GPU_LINE_KEYS)
+    for ts, msg, source in zip(lines["ts"][cand], msgs[cand], lines["source"][cand], strict=True):
         if "Xid" in msg and (m := XID_RE.search(msg)):
             entry, gpu = lookup_xid(int(m.group("xid"))), gmap.from_pci(m.group("pci"))
             severity, action = entry.severity, entry.action
@@ -190,16 +192,29 @@ def clock_event_events(samples: pd.DataFrame, gmap: GpuMap) -> list[dict[str, An
     col = next((c for c in ("clocks_event_reasons", "throttle_reasons") if c in samples), None)
     if samples.empty or col is None:
         return []
+    watched = sum(bit for bit, *_ in CLOCK_EVENTS)
+    mask = pd.to_numeric(samples[col], errors="coerce").fillna(0).astype("int64") & watched
+    hit = samples[(mask > 0).to_numpy() & samples["gpu_index"].notna().to_numpy()]
+    if hit.empty:  # the healthy case: no hardware reason anywhere
+        return []
+    per_minute = (
+        pd.DataFrame(
+            {
+                "gpu": hit["gpu_index"].astype(int),
+                "minute": pd.to_datetime(hit["ts"], utc=True).dt.floor("1min"),
+                "m": mask[hit.index],
+            }
+        )
+        .groupby(["gpu", "minute"])["m"]
+        .agg(np.bitwise_or.reduce)
+    )
     out = []
-    for index, g in _per_gpu(samples):
-        mask = pd.to_numeric(g[col], errors="coerce").fillna(0).astype("int64").to_numpy()
-        minute = pd.to_datetime(g["ts"], utc=True).dt.floor("1min")
+    for index, g in per_minute.groupby(level="gpu"):
+        g = g.droplevel("gpu")
+        grid = pd.date_range(g.index.min(), g.index.max(), freq="1min")
+        bits = g.reindex(grid, fill_value=0).to_numpy()
         for bit, code, severity, action, words in CLOCK_EVENTS:
-            active = pd.Series(mask & bit > 0, index=minute.to_numpy()).groupby(level=0).any()
-            if not active.any():
-                continue
-            grid = pd.date_range(active.index.min(), active.index.max(), freq="1min")
-            per_min = active.reindex(grid, fill_value=False).astype(int)
+            per_min = pd.Series((bits & bit) > 0, index=grid).astype(int)
             rolling = per_min.rolling(SUSTAINED_WINDOW_MIN, min_periods=1).sum()
             hot = (rolling >= SUSTAINED_MIN_MINUTES).to_numpy()
             for i in np.flatnonzero(hot & ~np.concatenate([[False], hot[:-1]])):
@@ -216,24 +231,28 @@ def clock_event_events(samples: pd.DataFrame, gmap: GpuMap) -> list[dict[str, An
 
 
 def missing_gpu_events(samples: pd.DataFrame, gmap: GpuMap, expected: int | None) -> list[dict[str, Any]]:
-    """A sample timestamp with fewer GPUs than expected: one event per absent GPU and run."""
+    """A minute in which nvidia-smi reported fewer GPUs than expected: one event per absent GPU and
+    run. Minutes, not timestamps: real nvidia-smi stamps every GPU's row separately."""
     if samples.empty or not expected:
         return []
-    seen = (
-        samples.dropna(subset=["gpu_index"]).groupby("ts")["gpu_index"].agg(lambda s: set(int(x) for x in s))
-    )
-    known = set(gmap.by_index) | set(range(int(expected)))
-    rows = []
-    for ts, present in seen.items():
-        if len(present) < expected:
-            rows += [{"ts": ts, "gpu_index": i} for i in sorted(known - present)]
-    if not rows:
+    valid = samples.dropna(subset=["gpu_index"])
+    minute = pd.to_datetime(valid["ts"], utc=True).dt.floor("1min")
+    counts = valid.groupby(minute)["gpu_index"].nunique()
+    short = counts.index[counts.to_numpy() < expected]
+    if len(short) == 0:
         return []
+    known = set(gmap.by_index) | set(range(int(expected)))
+    sel = minute.isin(short).to_numpy()
+    seen = valid[sel].groupby(minute[sel])["gpu_index"].agg(lambda s: {int(x) for x in s})
+    first_ts = valid[sel].groupby(minute[sel])["ts"].min()
+    rows = [
+        {"ts": first_ts[m], "gpu_index": i} for m, present in seen.items() for i in sorted(known - present)
+    ]
     out = []
-    for row in collapse_runs(pd.DataFrame(rows), ["gpu_index"]).to_dict("records"):
+    for row in collapse_runs(pd.DataFrame(rows), ["gpu_index"], gap="2min").to_dict("records"):
         gpu = gmap.from_index(int(row["gpu_index"]))
         text = f"{gpu_label(gpu)} is missing from nvidia-smi ({expected} expected): fell off the bus or driver lost it"
-        ev = {"source": "nvidia-smi", "expected": int(expected), "samples_missing": int(row["run_count"])}
+        ev = {"source": "nvidia-smi", "expected": int(expected), "minutes_missing": int(row["run_count"])}
         out.append(event(row["ts"], "gpu", "GPU_MISSING", "critical", "reboot", text, ev, gpu))
     return out
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from mlops_assets.lib.health.events import collapse_runs, event, line_evidence
+from mlops_assets.lib.health.events import collapse_runs, event, having, line_evidence
 
 # (code, component, severity, action, pattern, words)
 KERNEL_RULES: tuple[tuple[str, str, str, str, re.Pattern[str], str], ...] = tuple(
@@ -82,7 +82,22 @@ KERNEL_RULES: tuple[tuple[str, str, str, str, re.Pattern[str], str], ...] = tupl
 )
 OOM_KILLED_RE = re.compile(r"(?:Out of memory|Memory cgroup out of memory): Killed process (\d+) \(([^)]*)\)")
 OOM_KILL_LINE_RE = re.compile(r"oom-kill:.*?task=([^,]*),pid=(\d+)")
-DISK_FULL_RE = re.compile(r"No space left on device|ENOSPC", re.IGNORECASE)
+# substrings every KERNEL_RULES match contains: lines without any of them skip the regexes
+KERNEL_KEYS = (
+    "panic",
+    "Oops",
+    "BUG",
+    "protection fault",
+    "lockup",
+    "rcu",
+    "blocked for more",
+    "read-only",
+    "fs error",
+    "XFS",
+    "BTRFS",
+    "I/O",
+    "medium error",
+)
 UNIT_FAILED_RE = re.compile(r"^(\S+?): Failed with result '([^']+)'|^Failed to start (.+?)\.?$")
 UNIT_RESTART_RE = re.compile(r"^(\S+?): Scheduled restart job, restart counter is at (\d+)")
 UNIT_GIVE_UP_RE = re.compile(r"^(\S+?): Start request repeated too quickly")
@@ -93,10 +108,12 @@ RESTART_LOOP_WINDOW = "10min"
 def kernel_line_events(lines: pd.DataFrame) -> list[dict[str, Any]]:
     """Panic, oops, lockups, stalls, hung tasks, filesystem and I/O errors; one event per run."""
     msgs = lines["message"].astype("string").fillna("")
+    cand = having(msgs, KERNEL_KEYS)
+    c_ts, c_msg, c_src = lines["ts"][cand], msgs[cand], lines["source"][cand]
     hits: list[dict[str, Any]] = []
     for code, comp, sev, act, pattern, words in KERNEL_RULES:
-        sel = msgs.str.contains(pattern, regex=True)
-        for ts, msg, source in zip(lines["ts"][sel], msgs[sel], lines["source"][sel], strict=True):
+        sel = c_msg.str.contains(pattern, regex=True).to_numpy(dtype=bool)
+        for ts, msg, source in zip(c_ts[sel], c_msg[sel], c_src[sel], strict=True):
             hits.append(
                 {
                     "ts": ts,
@@ -125,7 +142,7 @@ def oom_kill_events(lines: pd.DataFrame, msgs: pd.Series) -> list[dict[str, Any]
     """One event per process the kernel OOM killer killed ("Killed process N" or the "oom-kill:"
     summary line; both lines of one kill count once)."""
     kills: dict[str, dict[str, Any]] = {}
-    sel = msgs.str.contains("Killed process|oom-kill:", regex=True)
+    sel = having(msgs, ("Killed process", "oom-kill:"))
     for ts, msg, source in zip(lines["ts"][sel], msgs[sel], lines["source"][sel], strict=True):
         m = OOM_KILLED_RE.search(msg)
         pid, name = (m.group(1), m.group(2)) if m else (None, None)
@@ -155,7 +172,7 @@ def disk_full_events(sources: list[tuple[str, pd.DataFrame]]) -> list[dict[str, 
         if df.empty:
             continue
         msgs = df["message"].astype("string").fillna("")
-        sel = msgs.str.contains(DISK_FULL_RE)
+        sel = having(msgs, ("No space left", "ENOSPC"))
         rows += [{"ts": ts, "src": name, "msg": m} for ts, m in zip(df["ts"][sel], msgs[sel], strict=True)]
     if not rows:
         return []
@@ -178,7 +195,9 @@ def unit_events(journal: pd.DataFrame) -> list[dict[str, Any]]:
     if journal.empty:
         return []
     msgs = journal["message"].astype("string").fillna("")
-    sel = msgs.str.contains("Failed with result|Failed to start|Scheduled restart job|repeated too quickly")
+    sel = having(
+        msgs, ("Failed with result", "Failed to start", "Scheduled restart job", "repeated too quickly")
+    )
     failed, restarts = [], []
     for ts, msg in zip(journal["ts"][sel], msgs[sel], strict=True):
         if m := UNIT_FAILED_RE.search(msg):

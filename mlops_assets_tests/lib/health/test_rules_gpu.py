@@ -22,7 +22,8 @@ def samples(minutes: int = 20, step_s: int = 10, gpus: int = 4, **columns) -> pd
     for i in range(minutes * 60 // step_s):
         for g in range(gpus):
             row = {
-                "ts": T0 + pd.Timedelta(seconds=i * step_s),
+                # real nvidia-smi stamps each GPU's row on its own: a few ms apart
+                "ts": T0 + pd.Timedelta(seconds=i * step_s, milliseconds=3 * g),
                 "host": "h",
                 "gpu_index": g,
                 "gpu_uuid": UUIDS[g],
