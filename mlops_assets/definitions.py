@@ -10,7 +10,7 @@ import warnings
 
 import dagster as dg
 
-from mlops_assets.defs import features, ingest, model, monitor, notify, parse
+from mlops_assets.defs import features, health, ingest, model, monitor, notify, parse
 from mlops_assets.defs.automation import with_automation
 from mlops_assets.defs.jobs import jobs
 from mlops_assets.environment import current_env
@@ -40,6 +40,7 @@ def build_defs() -> dg.Definitions:
         ingest.defs,
         parse.defs,
         features.defs,
+        health.defs,
         model.defs,
         monitor.defs,
         notify.defs,

@@ -15,6 +15,7 @@ CONDITIONS: dict[str, dg.AutomationCondition] = {
     **{f"parsed_{s}": EAGER for s in ("gpu", "journal", "kernel", "docker_logs", "docker_events")},
     "log_templates": dg.AutomationCondition.on_cron("10 0 * * *"),
     "window_features": EAGER,
+    "health_events": EAGER,
     "anomaly_model": dg.AutomationCondition.on_cron("0 4 * * 0"),
     "deployed_model": EAGER & dg.AutomationCondition.all_deps_blocking_checks_passed(),
     "anomaly_scores": EAGER,

@@ -1,4 +1,5 @@
-"""incidents: consecutive anomalous windows of a host merged into incidents with evidence JSON."""
+"""incidents: consecutive anomalous windows of a host merged into incidents with evidence JSON, plus
+health incidents (layer "health") from every fatal/critical health event, which need no model."""
 
 import hashlib
 import json
@@ -11,6 +12,7 @@ import pandas as pd
 from mlops_assets.defs.tags import stage_tags
 from mlops_assets.lib.contracts.tables import INCIDENTS, conform, empty_frame
 from mlops_assets.lib.features.registry import FEATURE_BY_NAME
+from mlops_assets.lib.health.incidents import health_incidents
 from mlops_assets.lib.storage.partition_store import write_parquet
 from mlops_assets.resources import StorageResource
 
@@ -96,19 +98,22 @@ def incidents_path(storage: StorageResource) -> str:
 
 @dg.asset(
     key="incidents",
-    deps=["anomaly_scores"],
+    deps=["anomaly_scores", "health_events"],
     group_name="monitor",
     kinds={"pandas", "parquet"},
     owners=["team:sre"],
     description=f"Anomalous windows of each host merged (gaps <= {MERGE_GAP}) into incidents with severity, "
-    "sources and evidence (top features, templates, sample lines); summaries are added by incident_triage.",
+    "sources and evidence (top features, templates, sample lines), and one health incident (layer health) per "
+    "host x GPU x code burst of fatal/critical health events; summaries are added by incident_triage.",
     op_tags=stage_tags("monitor"),
 )
 def incidents(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     store = storage.store()
     scores = store.read_many("scores")
     evidence = store.read_many("score_evidence")
-    table = merge_incidents(scores, evidence) if len(scores) else empty_frame(INCIDENTS)
+    model_table = merge_incidents(scores, evidence) if len(scores) else empty_frame(INCIDENTS)
+    health = health_incidents(store.read_many("health_events"))
+    table = conform(pd.concat([t for t in (model_table, health) if len(t)] or [model_table]), INCIDENTS)
     path = incidents_path(storage)
     write_parquet(path, table)
     by_sev = table["severity"].value_counts().to_dict() if len(table) else {}
@@ -120,6 +125,7 @@ def incidents(context: dg.AssetExecutionContext, storage: StorageResource) -> dg
             ),
             "table_path": dg.MetadataValue.path(path),
             "by_severity": dg.MetadataValue.json({str(k): int(v) for k, v in by_sev.items()}),
+            "health_incidents": len(health),
             "preview": dg.MetadataValue.md(
                 table.drop(columns=["evidence", "summary", "summary_kind"]).head(20).to_markdown(index=False)
                 if len(table)

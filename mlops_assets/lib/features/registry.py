@@ -169,3 +169,22 @@ XID_GROUPS = {
 def feature_registry_frame() -> pd.DataFrame:
     """The registry as a table (for docs, asset metadata and the MLflow run)."""
     return pd.DataFrame([f.__dict__ for f in FEATURES])
+
+
+# ---- health (issue 13): counts of deterministic health events per window, by component x severity.
+# Appended here in one block; the rule decision stands on its own (health incidents), these only let the
+# learned layers see the same facts. Built by lib/health/features.py, wired in lib/features/windows.py.
+from mlops_assets.lib.health.features import HEALTH_COUNT_KEYS, health_feature_name  # noqa: E402
+
+HEALTH_FEATURES: tuple[Feature, ...] = tuple(
+    _f(
+        health_feature_name(component, severity),
+        "count",
+        "health",
+        f"{severity} health events of component {component} (lib/health rules: Xid/SXid, ECC, OOM, ...)",
+    )
+    for component, severity in HEALTH_COUNT_KEYS
+)
+FEATURES = FEATURES + HEALTH_FEATURES
+FEATURE_NAMES = tuple(f.name for f in FEATURES)
+FEATURE_BY_NAME = {f.name: f for f in FEATURES}

@@ -22,6 +22,8 @@ from mlops_assets.lib.features.logs import (
     kernel_window_features,
 )
 from mlops_assets.lib.features.registry import FEATURE_NAMES
+from mlops_assets.lib.health.features import health_window_counts
+from mlops_assets.lib.health.rules import health_events
 
 
 def _table(tables: dict[str, pd.DataFrame], name: str) -> pd.DataFrame:
@@ -63,5 +65,10 @@ def build_window_features(
     docker_window_features(
         _table(tables, "docker_lines"), _table(tables, "docker_events"), start_ns, window_ns, n, out
     )
+    # health event counts: the asset passes its health_events; offline callers get them computed here
+    events = tables.get("health_events")
+    if events is None:
+        events = health_events(tables, host, expected_gpus=expected_gpus)
+    health_window_counts(events, start_ns, window_ns, n, out)
     feats = pd.DataFrame({name: out[name].astype("float64") for name in FEATURE_NAMES})
     return pd.concat([grid, feats], axis=1)

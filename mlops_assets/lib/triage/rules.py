@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from mlops_assets.lib.health.explain import health_hypothesis
+
 _BUG_REPORT = "Collect `nvidia-bug-report.sh` and `nvidia-smi -q` output before any reset"
 
 
@@ -218,6 +220,8 @@ def _strength(matches: int) -> float:
 def rule_hypotheses(text: str, evidence: dict[str, Any]) -> list[dict[str, Any]]:
     """Ranked hypothesis dicts (Hypothesis schema) for the evidence; never empty."""
     found: list[dict[str, Any]] = []
+    if (health := health_hypothesis(evidence)) is not None:  # layer "health": the catalog's verdict first
+        found.append(health)
     codes = xid_codes(text, evidence)
     by_class: dict[int, list[int]] = {}
     for code in codes:
