@@ -112,7 +112,7 @@ HEALTH_EVENTS: dict[str, str] = {
     "host": "string",
     "gpu_index": "Int16",  # null when the event is not about one GPU (or its PCI bus is not in the samples)
     "gpu_uuid": "string",
-    "pci_bus": "string",  # normalised 0000:3b:00.0 form
+    "pci_bus": "string",  # normalised like lib/parsing/gpu_values.normalise_pci (0000:3b:00)
     "component": "string",  # gpu | kernel | disk | service | container | network
     "code": "string",  # XID_79, SXID_20034, ECC_DBE, ROW_REMAP_FAILED, HW_SLOWDOWN, GPU_MISSING, OOM_KILL ...
     "severity": "string",  # fatal | critical | warning | info | unknown
