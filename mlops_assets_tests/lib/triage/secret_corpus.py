@@ -19,6 +19,7 @@ ALNUM = string.ascii_letters + string.digits
 B64 = ALNUM + "+/"
 B64URL = ALNUM + "-_"
 HEX = "0123456789abcdef"
+BASE32 = string.ascii_uppercase + "234567"
 PW = ALNUM + "!#$%^*_-+=.~"
 URL_PW = ALNUM + "!$*_-+.~"
 WINDOW = 8
@@ -139,7 +140,7 @@ KINDS: dict[str, Gen] = {
             "AWS_ACCESS_KEY_ID={s}",
         ],
         "AKIA",
-        string.ascii_uppercase + string.digits,
+        BASE32,  # AWS key ids are base32
         16,
     ),
     "aws_secret_key": _one(
