@@ -201,7 +201,8 @@ def run_command(client: paramiko.SSHClient, command: str, timeout_s: float, max_
     failure: list[BaseException] = []
     lock = threading.Lock()
 
-    deadline = time.monotonic() + local_s
+    started = time.monotonic()
+    deadline = started + local_s
 
     def drain(recv: Callable[[int], bytes], sink: list[bytes]) -> None:
         try:
@@ -246,7 +247,8 @@ def run_command(client: paramiko.SSHClient, command: str, timeout_s: float, max_
         if transport is not None and not transport.is_active() and not chan.exit_status_ready():
             raise SshConnectError(f"connection lost while running `{command[:120]}`")
         status, stderr = chan.recv_exit_status(), b"".join(err)
-        if status in TIMED_OUT_STATUSES:
+        # 124/137 before the timeout is the command's own status (e.g. killed by the OOM killer)
+        if status in TIMED_OUT_STATUSES and time.monotonic() - started >= timeout_s:
             raise CommandTimeout(
                 f"`{command[:120]}` did not finish within {timeout_s:g} s (timeouts.command_s); the host "
                 f"ended it (exit {status})"
