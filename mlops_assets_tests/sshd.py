@@ -19,7 +19,10 @@ import yaml
 SSHD = Path("/usr/sbin/sshd")
 FAKEBIN = Path(__file__).resolve().parent / "sources" / "fakebin"
 # The only real tools on the remote PATH (besides the fakes): what the collector's commands use.
-SYSTEM_TOOLS = ("awk", "stat", "tail", "date", "id", "cat", "sleep", "true", "uname", "head", "wc")
+SYSTEM_TOOLS = (
+    *("awk", "stat", "tail", "date", "id", "cat", "sleep", "true", "uname", "head", "wc"),
+    *("timeout", "sh"),  # every remote command runs as `timeout -k 5 N sh -c CMD` (commands.bounded)
+)
 
 
 def free_port() -> int:

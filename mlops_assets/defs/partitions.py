@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from mlops_assets.environment import settings
+from mlops_assets.lib.storage.keys import validate_host, validate_partition_key
 
 HOURLY_FMT = "%Y-%m-%d-%H:%M"
 
@@ -26,9 +27,13 @@ def window_of(hour_key: str) -> tuple[datetime, datetime]:
 
 
 def split_key(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> tuple[str, str]:
-    """(host, hour key) of the partition being materialized."""
+    """(host, hour key) of the partition being materialized.
+
+    A host partition can be added by hand (UI, GraphQL, ``add_dynamic_partitions``), so the names are
+    validated here, before any source is contacted or any file is written.
+    """
     key = context.partition_key
     if not isinstance(key, dg.MultiPartitionKey):
         raise TypeError(f"expected a host x hour partition key, got {key!r}")
     dims = key.keys_by_dimension
-    return dims["host"], dims["hour"]
+    return validate_host(dims["host"]), validate_partition_key(dims["hour"])

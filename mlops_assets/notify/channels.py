@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mlops_assets.environment import settings
-from mlops_assets.lib.triage.redact import redact
+from mlops_assets.lib.triage.redact import cut, redact
 
 log = logging.getLogger(__name__)
 
@@ -162,16 +162,17 @@ class SlackChannel:
 
 
 def slack_payload(alerts: list[Alert], max_blocks: int = 40) -> dict[str, Any]:
+    """Block Kit message of alerts that are ALREADY redacted (SlackChannel.send does it first)."""
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": group_title(alerts)[:150]}}
+        {"type": "header", "text": {"type": "plain_text", "text": cut(group_title(alerts), 150)}}
     ]
     shown = alerts[: max(1, (max_blocks - 2) // 2)]
     for a in shown:
         title = f"<{a.url}|{a.title}>" if a.url else a.title
-        body = f"{_SLACK_EMOJI.get(a.severity, ':information_source:')} *{title}*\n{a.text}"[:2900]
+        body = cut(f"{_SLACK_EMOJI.get(a.severity, ':information_source:')} *{title}*\n{a.text}", 2900)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": body}})
         if a.fields:
-            ctx = " | ".join(f"*{k}*: {v}" for k, v in a.fields.items())[:2900]
+            ctx = cut(" | ".join(f"*{k}*: {v}" for k, v in a.fields.items()), 2900)
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": ctx}]})
     if len(alerts) > len(shown):
         more = f"... and {len(alerts) - len(shown)} more (see notifications.jsonl on the Dagster host)"

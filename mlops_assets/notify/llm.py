@@ -24,6 +24,7 @@ from mlops_assets.lib.triage.hypotheses import (
     build_prompt,
     rules_triage,
 )
+from mlops_assets.lib.triage.redact import redact_then_cut
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,9 @@ def generate_triage(prompt: str, s: LlmSettings, api_key: str) -> Triage:
             retry = _retryable(e)
             log.warning("gemini attempt %d/%d failed (%s): %s", attempt, s.max_attempts, type(e).__name__, e)
             if not retry:
-                raise LlmUnavailable(f"non-retryable {type(e).__name__}: {str(e)[:300]}") from e
+                raise LlmUnavailable(
+                    f"non-retryable {type(e).__name__}: {redact_then_cut(str(e), 300)}"
+                ) from e
             if attempt < s.max_attempts:
                 s.sleep(s.backoff_s * (2 ** (attempt - 1)))
             continue
@@ -109,8 +112,12 @@ def generate_triage(prompt: str, s: LlmSettings, api_key: str) -> Triage:
                 raise LlmUnavailable("model returned no hypotheses")
             parsed.hypotheses.sort(key=lambda h: -h.likelihood)
             return parsed
-        raise LlmUnavailable(f"response did not match the Triage schema: {(resp.text or '')[:300]!r}")
-    raise LlmUnavailable(f"gave up after {s.max_attempts} attempts: {type(last).__name__}: {str(last)[:300]}")
+        raise LlmUnavailable(
+            f"response did not match the Triage schema: {redact_then_cut(resp.text or '', 300)!r}"
+        )
+    raise LlmUnavailable(
+        f"gave up after {s.max_attempts} attempts: {type(last).__name__}: {redact_then_cut(str(last), 300)}"
+    )
 
 
 def summarize(

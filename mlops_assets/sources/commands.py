@@ -135,6 +135,25 @@ def journal_last(kernel: bool) -> str:
 REMOTE_CLOCK = "date -u +%s.%N"
 
 
+# --- bounding every remote command on the host itself -------------------------------------------
+
+KILL_GRACE_S = 5  # SIGTERM at the timeout, SIGKILL this much later if the command ignores TERM
+TIMED_OUT_STATUSES = (124, 137)  # GNU timeout: 124 after TERM worked, 128+9 after the KILL
+
+
+def bounded(command: str, timeout_s: float) -> str:
+    """``command`` run under coreutils ``timeout`` on the host, as ``sh -c`` so pipelines count too.
+
+    Closing an SSH channel does not stop the remote command (sshd only closes its pipes), so a hung
+    ``nvidia-smi`` on a dying GPU would otherwise run forever. ``timeout`` puts itself and the command
+    in a new process group and signals that whole group: TERM at ``timeout_s``, KILL ``KILL_GRACE_S``
+    later. ``command`` is already built from validated, quoted values; it is quoted once more here.
+    """
+    if not timeout_s > 0:
+        raise ValueError(f"remote command timeout must be > 0 s, got {timeout_s!r}")
+    return f"timeout -k {KILL_GRACE_S} {timeout_s:g} sh -c {shlex.quote(command)}"
+
+
 # --- trimming output to [start, end) ------------------------------------------------------------
 
 REALTIME_RE = re.compile(rb'"__REALTIME_TIMESTAMP"\s*:\s*"(\d+)"')

@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
+from mlops_assets.lib.storage.keys import validate_host
 from mlops_assets.lib.storage.partition_store import atomic_write_text
-from mlops_assets.sources.hosts import HOST_NAME_RE
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,7 @@ class CursorStore:
         self.directory = Path(directory)
 
     def _path(self, host: str) -> Path:
-        if not HOST_NAME_RE.match(host):
-            raise ValueError(f"host name {host!r} cannot name a cursor file")
-        return self.directory / f"{host}.json"
+        return self.directory / f"{validate_host(host)}.json"
 
     def load(self, host: str) -> dict[str, SourceCursor]:
         path = self._path(host)

@@ -26,6 +26,7 @@ from mlops_assets.lib.contracts.raw import (
     SOURCES,
     RawBundle,
 )
+from mlops_assets.lib.storage.keys import HOST_NAME_RULE, is_valid_host
 from mlops_assets.sources.base import HostProbe, LogSource
 
 TAIL_BYTES = 64 * 1024
@@ -162,8 +163,10 @@ class DirectorySource(LogSource):
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and _is_host_dir(p))
 
     def _host_dir(self, host: str) -> Path:
+        if not is_valid_host(host):
+            raise KeyError(f"host name {host!r} cannot name a landing folder: it must be {HOST_NAME_RULE}")
         d = self.root / host
-        if "/" in host or host.startswith(".") or not d.is_dir() or not _is_host_dir(d):
+        if not d.is_dir() or not _is_host_dir(d):
             raise KeyError(
                 f"unknown host {host!r} in {self.root}; known hosts: {', '.join(self.hosts()) or 'none'}"
             )

@@ -16,9 +16,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mlops_assets.lib.contracts.raw import SOURCES
+from mlops_assets.lib.storage.keys import validate_host
 from mlops_assets.sources.commands import validate_container_name, validate_remote_path, validate_unit_name
 
-HOST_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 FINGERPRINT_RE = re.compile(r"^SHA256:[A-Za-z0-9+/]{43}$")
 SECRET_KEYS = ("password", "passphrase", "key_passphrase", "private_key", "secret", "token")
 
@@ -79,11 +79,7 @@ class HostConfig(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not HOST_NAME_RE.match(v):
-            raise ValueError(
-                f"host name {v!r} must match {HOST_NAME_RE.pattern} (it names files and partitions)"
-            )
-        return v
+        return validate_host(v)
 
     @field_validator("host_key_fingerprint")
     @classmethod

@@ -4,14 +4,17 @@ Safety: host keys are verified against the configured known_hosts file with ``Re
 unknown or changed key refuses the connection); ``host_key_fingerprint`` optionally pins the key to
 ``SHA256:…`` as ``ssh-keygen -lf`` prints it (then an unknown key is accepted only when it matches
 the pin, and a known one must match it too). Commands are built only from validated names
-(sources/commands.py). Connect, auth and per-command timeouts; stdout and stderr are read
-concurrently with a size cap; a non-zero exit status fails the fetch with the fix.
+(sources/commands.py). Connect, auth and per-command timeouts; every command runs under the host's
+``timeout`` (commands.bounded), so a command that hangs is ended ON THE HOST, not merely abandoned;
+stdout and stderr are read concurrently with a size cap; a non-zero exit status fails the fetch with
+the fix.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import socket
 import threading
 import time
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 
 import paramiko
 
+from mlops_assets.sources.commands import KILL_GRACE_S, TIMED_OUT_STATUSES, bounded
 from mlops_assets.sources.hosts import HostConfig
 
 CHANNEL_WINDOW = 16 * 1024 * 1024  # large flow-control window: bulk output is not throttled per 2 MB
@@ -159,7 +163,9 @@ MISSING_TOOL_FIX = {
     "journalctl": "the host needs systemd's journalctl",
     "docker": "install the docker CLI on the host",
     "awk": "install awk (mawk/gawk) on the host",
+    "timeout": "install coreutils (its `timeout` bounds every collection command on the host)",
 }
+TIMEOUT_MISSING_RE = re.compile(rb"\btimeout: (command )?not found|\bsh: (command )?not found")
 
 
 def explain_failure(res: CommandResult) -> str:
@@ -178,19 +184,25 @@ def explain_failure(res: CommandResult) -> str:
 
 
 def run_command(client: paramiko.SSHClient, command: str, timeout_s: float, max_bytes: int) -> CommandResult:
-    """Run one command on a new channel; stdout and stderr are drained concurrently under one cap."""
+    """Run one command on a new channel; stdout and stderr are drained concurrently under one cap.
+
+    The host ends the command at ``timeout_s`` (commands.bounded); this side waits a little longer
+    so it normally hears the host's verdict, and gives up on the channel after the KILL grace.
+    """
     transport = client.get_transport()
     if transport is None or not transport.is_active():
         raise SshConnectError("SSH connection is closed")
-    chan = transport.open_session(window_size=CHANNEL_WINDOW, timeout=timeout_s)
-    chan.settimeout(timeout_s)
+    local_s = timeout_s + KILL_GRACE_S + 2.0
+    chan = transport.open_session(window_size=CHANNEL_WINDOW, timeout=local_s)
+    chan.settimeout(local_s)
     out: list[bytes] = []
     err: list[bytes] = []
     total = [0]
     failure: list[BaseException] = []
     lock = threading.Lock()
 
-    deadline = time.monotonic() + timeout_s
+    started = time.monotonic()
+    deadline = started + local_s
 
     def drain(recv: Callable[[int], bytes], sink: list[bytes]) -> None:
         try:
@@ -211,14 +223,15 @@ def run_command(client: paramiko.SSHClient, command: str, timeout_s: float, max_
         except TimeoutError:
             failure.append(
                 CommandTimeout(
-                    f"`{command[:120]}` did not finish within {timeout_s:g} s (timeouts.command_s)"
+                    f"`{command[:120]}` did not finish within {timeout_s:g} s (timeouts.command_s), and "
+                    f"the host did not report ending it within {local_s - timeout_s:g} s more"
                 )
             )
         except BaseException as exc:  # noqa: BLE001 - handed to the caller thread below
             failure.append(exc)
 
     try:
-        chan.exec_command(command)
+        chan.exec_command(bounded(command, timeout_s))
         stderr_thread = threading.Thread(target=drain, args=(chan.recv_stderr, err), daemon=True)
         stderr_thread.start()
         drain(chan.recv, out)
@@ -229,11 +242,24 @@ def run_command(client: paramiko.SSHClient, command: str, timeout_s: float, max_
             raise failure[0]
         if stderr_thread.is_alive():
             raise CommandTimeout(f"`{command[:120]}` kept writing to stderr past {timeout_s:g} s")
-        if not chan.status_event.wait(timeout_s):
+        if not chan.status_event.wait(max(deadline - time.monotonic(), 0.1)):
             raise CommandTimeout(f"`{command[:120]}` sent no exit status within {timeout_s:g} s")
         if transport is not None and not transport.is_active() and not chan.exit_status_ready():
             raise SshConnectError(f"connection lost while running `{command[:120]}`")
-        return CommandResult(command, chan.recv_exit_status(), b"".join(out), b"".join(err))
+        status, stderr = chan.recv_exit_status(), b"".join(err)
+        # 124/137 before the timeout is the command's own status (e.g. killed by the OOM killer)
+        if status in TIMED_OUT_STATUSES and time.monotonic() - started >= timeout_s:
+            raise CommandTimeout(
+                f"`{command[:120]}` did not finish within {timeout_s:g} s (timeouts.command_s); the host "
+                f"ended it (exit {status})"
+            )
+        if status == 127 and TIMEOUT_MISSING_RE.search(stderr):
+            said = stderr.decode("utf-8", "replace").strip()[-200:]
+            raise RemoteCommandError(
+                f"the host has no `timeout`/`sh` on the collector's PATH ({said}). "
+                f"FIX: {MISSING_TOOL_FIX['timeout']}"
+            )
+        return CommandResult(command, status, b"".join(out), stderr)
     finally:
         chan.close()
 

@@ -22,9 +22,9 @@ import dagster as dg
 
 from mlops_assets.defs.partitions import HOURLY_FMT, host_hour_key, hosts_partitions, hourly_partitions
 from mlops_assets.lib.contracts.raw import SOURCES
+from mlops_assets.lib.storage.keys import HOST_NAME_RULE, is_valid_host
 from mlops_assets.resources import LogSourceResource
 from mlops_assets.sources.base import HostProbe, LogSource
-from mlops_assets.sources.hosts import HOST_NAME_RE
 
 RAW_ASSET_KEYS = [dg.AssetKey(f"raw_{source}") for source in SOURCES]
 HOUR = timedelta(hours=1)
@@ -64,12 +64,10 @@ def host_discovery_sensor(
     context: dg.SensorEvaluationContext, log_source: LogSourceResource
 ) -> dg.SensorResult | dg.SkipReason:
     configured = log_source.source().hosts()
-    invalid = [h for h in configured if not HOST_NAME_RE.match(h)]
+    invalid = [h for h in configured if not is_valid_host(h)]
     if invalid:
-        context.log.warning(
-            f"not registering hosts with unusable names {invalid} (must match {HOST_NAME_RE.pattern})"
-        )
-    wanted = {h for h in configured if HOST_NAME_RE.match(h)}
+        context.log.warning(f"not registering hosts with unusable names {invalid} (must be {HOST_NAME_RULE})")
+    wanted = {h for h in configured if is_valid_host(h)}
     known = set(context.instance.get_dynamic_partitions(hosts_partitions.name))
     requests: list[dg.AddDynamicPartitionsRequest | dg.DeleteDynamicPartitionsRequest] = []
     new = sorted(wanted - known)

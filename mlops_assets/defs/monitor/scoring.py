@@ -16,6 +16,7 @@ from mlops_assets.lib.registry import aliases as registry
 from mlops_assets.lib.registry.serving import unwrap
 from mlops_assets.lib.storage.partition_store import PartitionStore, exists
 from mlops_assets.lib.templates.state import load_template_miner
+from mlops_assets.lib.triage.redact import cut_raw
 from mlops_assets.resources import StorageResource
 
 EVIDENCE_TABLE = "score_evidence"
@@ -38,7 +39,8 @@ def champion(reg: ModelRegistryResource) -> tuple[TrainedModel, str]:
 
 def _lines_in(df: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, mask: pd.Series) -> list[str]:
     sel = df[(df["ts"] >= start) & (df["ts"] < end) & mask]
-    return sel["message"].astype("string").fillna("").str.slice(0, 300).tolist()
+    # cut_raw drops the word cut at 300 chars: half a secret no longer matches a redaction rule
+    return [cut_raw(m, 300) for m in sel["message"].astype("string").fillna("").tolist()]
 
 
 def evidence(

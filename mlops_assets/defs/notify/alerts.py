@@ -1,5 +1,7 @@
 """Turning Dagster events (failed check, failed run, new incident) into channel-neutral alerts.
 
+Text is cut to size only after redaction (lib/triage/redact.redact_then_cut): a secret cut at the
+edge would no longer match its rule and leak its prefix. The channels redact again before sending.
 Check alerts carry the rule-based hypothesis (instant, deterministic) rather than an LLM call: a
 sensor tick must stay well inside the daemon's time limit. Incident alerts reuse the triage that
 ``incident_triage`` already computed (LLM or rules).
@@ -15,6 +17,7 @@ import pandas as pd
 
 from mlops_assets.defs.notify.check_history import CheckOutcome
 from mlops_assets.lib.triage.hypotheses import rules_triage
+from mlops_assets.lib.triage.redact import redact_then_cut
 from mlops_assets.notify.channels import Alert
 from mlops_assets.notify.resources import NotifierResource
 
@@ -27,7 +30,7 @@ def check_alert(o: CheckOutcome, notifier: NotifierResource) -> Alert:
     evidence: dict[str, Any] = {"check": check, "description": o.description or "", **o.metadata}
     top = rules_triage(evidence, subject=check).hypotheses[0]
     lines = [o.description or "check did not pass"]
-    lines += [f"{k}: {v[:200]}" for k, v in list(o.metadata.items())[:MAX_METADATA_LINES]]
+    lines += [f"{k}: {redact_then_cut(v, 200)}" for k, v in list(o.metadata.items())[:MAX_METADATA_LINES]]
     lines.append(f"Likely cause: {top.cause} -> {top.immediate_actions[0]}")
     return Alert(
         key=f"check:{check}:{o.record_id}",
@@ -61,7 +64,7 @@ def run_failure_alert(context: dg.RunFailureSensorContext, notifier: NotifierRes
                 f"{data.asset_key.to_user_string()}:{data.check_name} ({data.severity.value})"
             )
     message = context.failure_event.message or "run failed"
-    lines = [message.splitlines()[0][:500]]
+    lines = [redact_then_cut(message.splitlines()[0], 500)]
     if failed_checks:
         lines.append("Failed checks: " + ", ".join(failed_checks[:20]))
     partition = run.tags.get("dagster/partition")
@@ -81,7 +84,7 @@ def _summary_text(summary: Any) -> tuple[str, str]:
     try:
         data = json.loads(summary) if isinstance(summary, str) else {}
     except ValueError:
-        return f"unreadable summary: {str(summary)[:200]}", ""
+        return f"unreadable summary: {redact_then_cut(str(summary), 200)}", ""
     hyps = data.get("hypotheses") or []
     top = ""
     if hyps:

@@ -24,6 +24,8 @@ from dagster._core.storage.asset_check_execution_record import (
     AssetCheckExecutionRecordStatus,
 )
 
+from mlops_assets.lib.triage.redact import redact_then_cut
+
 log = logging.getLogger(__name__)
 
 
@@ -56,7 +58,7 @@ def check_keys(repository_def: Any) -> list[dg.AssetCheckKey]:
 def _metadata_text(value: Any) -> str:
     raw = getattr(value, "value", value)
     text = raw if isinstance(raw, str) else json.dumps(raw, default=str)
-    return text[:500]
+    return redact_then_cut(text, 500)  # redact the whole value first: a cut secret leaks its prefix
 
 
 def _outcome(rec: AssetCheckExecutionRecord) -> CheckOutcome | None:

@@ -15,6 +15,13 @@ from pathlib import Path
 import fsspec
 import pandas as pd
 
+from mlops_assets.lib.storage.keys import (
+    validate_host,
+    validate_partition_key,
+    validate_path_parts,
+    validate_table,
+)
+
 
 def _is_local(root: str) -> bool:
     return "://" not in root or root.startswith("file://")
@@ -86,7 +93,9 @@ def list_dir(path: str | os.PathLike[str]) -> list[str]:
 
 
 def join(root: str, *parts: str) -> str:
-    return "/".join([root.rstrip("/"), *(p.strip("/") for p in parts)])
+    """``root/part/...``; every part is checked so the result cannot leave ``root``."""
+    validate_path_parts(*parts)
+    return "/".join([root.rstrip("/"), *parts])
 
 
 class PartitionStore:
@@ -100,6 +109,10 @@ class PartitionStore:
         self.root = root
 
     def path(self, table: str, host: str, key: str, ext: str = "parquet") -> str:
+        """Where (table, host, key) lives; a host or key that could leave the root raises ValueError."""
+        validate_table(table)
+        validate_host(host)
+        validate_partition_key(key)
         return join(self.root, table, host, f"{safe_key(key)}.{ext}")
 
     def write(self, table: str, host: str, key: str, df: pd.DataFrame) -> str:
@@ -111,9 +124,11 @@ class PartitionStore:
         return read_parquet(self.path(table, host, key))
 
     def hosts(self, table: str) -> list[str]:
-        return list_dir(join(self.root, table))
+        return list_dir(join(self.root, validate_table(table)))
 
     def keys(self, table: str, host: str) -> list[str]:
+        validate_table(table)
+        validate_host(host)
         return [
             unsafe_key(n[: -len(".parquet")])
             for n in list_dir(join(self.root, table, host))

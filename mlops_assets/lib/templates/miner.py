@@ -5,8 +5,10 @@ only the distinct ones (usually hundreds per million lines), then broadcast ids 
 
 Clustering rule (Drain, He et al. 2017, on masked tokens): a masked string may join a cluster with the
 same token count and the same first token when the share of positions where the cluster template equals
-its token is >= ``sim_threshold``; joining turns every differing position into ``<*>``. Templates only
-ever generalise, so every string assigned earlier still fits its cluster.
+its token is >= ``sim_threshold``; joining turns every differing position into ``<*>``. Two kinds of
+differing tokens are structure and forbid the join (``_distinct_values``): a token with no letter or
+digit against another punctuation, and ``key=`` values with different punctuation skeletons. Templates
+only ever generalise, so every string assigned earlier still fits its cluster.
 
 Template id rule: ``"T" + sha1(first masked representative).hexdigest()[:10]`` - the masked string that
 created the cluster. It depends on nothing else, so it is identical across processes, and fitting
@@ -22,6 +24,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -221,12 +224,47 @@ class TemplateMiner:
                     same += 1
                 elif t == WILDCARD:
                     wild += 1
-            key = (same, -wild)
-            if best_key is None or key > best_key:
-                best, best_key = pos, key
+                elif _distinct_values(t, m):
+                    break  # this cluster can never hold the message
+            else:
+                key = (same, -wild)
+                if best_key is None or key > best_key:
+                    best, best_key = pos, key
         if best_key is not None and best_key[0] / n >= self.sim_threshold:
             return best
         return None
+
+
+_KEY_VALUE = re.compile(r"([A-Za-z_][\w.\-]*)=(.*)")
+_WORDISH = re.compile(r"<\*>|[A-Za-z0-9_.\-/@]+")
+_NO_WORD = re.compile(r"[^A-Za-z0-9]*")
+
+
+def _skeleton(token: str) -> str:
+    """Punctuation left when words, host names, paths and masked values are removed."""
+    return _WORDISH.sub("", token)
+
+
+@lru_cache(maxsize=1 << 16)
+def _distinct_values(template: str, token: str) -> bool:
+    """True when two differing tokens are different events, so no ``<*>`` may cover both.
+
+    Drain merges any two differing tokens; two cases are structure, not parameter values:
+
+    - a token with no letter or digit (``****`` of an unreadable sensor, ``--``) against a token
+      with another punctuation skeleton (a masked value ``<*>``): it carries no value to vary;
+    - ``key=a`` vs ``key=b`` whose values have different skeletons: ``tty=:<*>`` (an X display) vs
+      ``tty=NODEVssh``; ``rhost=`` (empty) stays mergeable with ``rhost=<*>``.
+    """
+    bare = (_NO_WORD.fullmatch(template) and WILDCARD not in template) or (
+        _NO_WORD.fullmatch(token) and WILDCARD not in token
+    )
+    if bare:
+        return _skeleton(template) != _skeleton(token)
+    a, b = _KEY_VALUE.fullmatch(template), _KEY_VALUE.fullmatch(token)
+    if not (a and b and a.group(1) == b.group(1)):
+        return False
+    return _skeleton(a.group(2)) != _skeleton(b.group(2))
 
 
 def _bucket_key(tokens: list[str]) -> tuple[int, str]:

@@ -2,7 +2,8 @@
 
 The LLM (notify/llm.py) and the deterministic rules produce the same :class:`Triage` schema so that
 consumers never care which one ran; ``summary_kind`` says which. Everything that goes into a prompt
-passes through :mod:`mlops_assets.lib.triage.redact` first, and the prompt has a character budget: sample
+passes through :mod:`mlops_assets.lib.triage.redact` first, on the whole value, and only then is it
+cut to its budget (a cut secret could leak its prefix). The prompt has a character budget: sample
 lines are dropped first, then the least frequent templates, then the weakest features.
 """
 
@@ -15,8 +16,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from mlops_assets.lib.triage.redact import redact_with_counts
+from mlops_assets.lib.triage.redact import cut, redact_then_cut, redact_with_counts
 from mlops_assets.lib.triage.rules import rule_hypotheses
+
+SAMPLE_LINE_CHARS = 500  # per sample log line in a prompt, counted AFTER redaction
+OTHER_EVIDENCE_CHARS = 1000
+UNPARSED_EVIDENCE_CHARS = 2000
 
 SummaryKind = Literal["llm", "rules"]
 SampleMode = Literal["none", "redacted", "raw"]
@@ -80,8 +85,10 @@ def parse_evidence(evidence: str | dict[str, Any] | None) -> dict[str, Any]:
     try:
         value = json.loads(evidence)
     except (TypeError, ValueError):
-        return {"unparsed_evidence": str(evidence)[:2000]}
-    return value if isinstance(value, dict) else {"unparsed_evidence": str(value)[:2000]}
+        return {"unparsed_evidence": redact_then_cut(str(evidence), UNPARSED_EVIDENCE_CHARS)}
+    if isinstance(value, dict):
+        return value
+    return {"unparsed_evidence": redact_then_cut(str(value), UNPARSED_EVIDENCE_CHARS)}
 
 
 def evidence_hash(evidence: str | dict[str, Any] | None) -> str:
@@ -159,9 +166,9 @@ def build_prompt(
     if settings.sample_lines != "none":
         raw = settings.sample_lines == "raw"
         for line in list(evidence.get("sample_lines") or [])[: settings.max_sample_lines]:
-            samples.append("- " + clean(str(line)[:500], raw=raw))
+            samples.append("- " + cut(clean(str(line), raw=raw), SAMPLE_LINE_CHARS))
     others = [
-        f"- {k}: {clean(json.dumps(v, default=str) if not isinstance(v, str) else v)[:1000]}"
+        f"- {k}: {cut(clean(json.dumps(v, default=str) if not isinstance(v, str) else v), OTHER_EVIDENCE_CHARS)}"
         for k, v in evidence.items()
         if k not in ("top_features", "templates", "sample_lines")
     ]
@@ -183,6 +190,4 @@ def build_prompt(
         while len(text) > settings.max_chars and bucket:
             bucket.pop()
             text = render()
-    if len(text) > settings.max_chars:
-        text = text[: settings.max_chars]
-    return text, red
+    return cut(text, settings.max_chars), red

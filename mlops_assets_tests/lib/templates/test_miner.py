@@ -78,6 +78,29 @@ def test_clustering_merges_variable_words_and_separates_shapes() -> None:
     }
 
 
+def test_structure_tokens_are_not_generalised_into_values() -> None:
+    """Punctuation-only tokens and key=value skeletons are structure; words still generalise."""
+    fans = ["Fan speeds ( 3552 3534 3375 **** 3515 3479 )", "Fan speeds ( 3552 3534 3375 3411 3515 3479 )"]
+    ids = TemplateMiner().fit_match(fans)
+    assert ids[0] != ids[1]
+    ttys = [
+        "authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=10.0.0.1",
+        "authentication failure; logname= uid=0 euid=0 tty=:0 ruser= rhost=",
+    ]
+    ids = TemplateMiner().fit_match(ttys)
+    assert ids[0] != ids[1]
+    same = [
+        "session opened for user alice by (uid=0)",
+        "session opened for user bob by (uid=1000)",
+        "connect from host-a.example.org (10.0.0.1) at port 22 state=ok",
+        "connect from host-b.example.org () at port 22 state=ok",
+        "auth failure; logname= uid=0 rhost= user=x retry=2",
+        "auth failure; logname= uid=0 rhost=10.0.0.3 user=x retry=3",
+    ]
+    ids = TemplateMiner().fit_match(same)
+    assert ids[0] == ids[1] and ids[2] == ids[3] and ids[4] == ids[5]
+
+
 def test_bad_inputs_are_messages_not_crashes() -> None:
     ids = TemplateMiner().fit_match(["ok 1", None, float("nan"), "ok 2"])
     assert ids[0] == ids[3] and ids[1] == ids[2] and ids[0] != ids[1]
@@ -161,9 +184,10 @@ def test_grouping_accuracy_follows_zhu_et_al() -> None:
         grouping_accuracy(truth, [1, 2])
 
 
-# Measured with the defaults (sim_threshold=0.7) on 2026-11-24; Drain3 0.9.11 default config reaches
+# Measured with the defaults (sim_threshold=0.7) on 2026-12-04 (issue 16: structure tokens; HPC and
+# Linux were the tuning sets, OpenSSH and Thunderbird held out); Drain3 0.9.11 default config reaches
 # 0.741 / 0.684 / 0.7195 / 0.955 on the corrected files (bench/bench_templates.py).
-FLOORS = {"HPC": 0.9055, "Linux": 0.69, "OpenSSH": 0.925, "Thunderbird": 0.96}
+FLOORS = {"HPC": 0.9505, "Linux": 0.749, "OpenSSH": 0.925, "Thunderbird": 0.96}
 
 
 @pytest.mark.parametrize("dataset", sorted(FLOORS))

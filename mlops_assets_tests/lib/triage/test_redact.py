@@ -32,7 +32,7 @@ q9w8e7r6t5y4u3i2o1p0==
         (
             "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N",
             "eyJzdWIiOiIxMjM0NTY3ODkwIn0",
-            "jwt",
+            "json_web_token",
         ),
         ("env API_KEY=sk-live-0123456789 next", "sk-live-0123456789", "secret_pair"),
         ("login password=hunter2 ok", "hunter2", "secret_pair"),
