@@ -17,7 +17,8 @@ from mlops_assets.lib.parsing.decode import decode_text, split_lines
 from mlops_assets.lib.parsing.docker import DOCKER_TS_RE, parse_docker_json_file, parse_docker_logs
 from mlops_assets.lib.parsing.docker_events import TEXT_RE as DOCKER_EVENT_TEXT_RE
 from mlops_assets.lib.parsing.docker_events import parse_docker_events
-from mlops_assets.lib.parsing.gpu import FAILURE_RE, header_mapping, parse_gpu_csv, split_fields
+from mlops_assets.lib.parsing.gpu import parse_gpu_csv
+from mlops_assets.lib.parsing.gpu_header import FAILURE_RE, header_mapping, split_fields
 from mlops_assets.lib.parsing.gpu_xml import parse_gpu_xml
 from mlops_assets.lib.parsing.journal import parse_journal_json
 from mlops_assets.lib.parsing.journal_text import (
