@@ -27,6 +27,9 @@ MEMBER_JOURNAL = "journal.json"
 MEMBER_KERNEL = "kernel.json"
 MEMBER_DOCKER_EVENTS = "events.json"
 MEMBER_DOCKER_PS = "ps.json"
+# "<member>.format" (ASCII, e.g. "journal-short;year=2025"): the parser kind of a member that is
+# not in the layout's own format (landing folders, lib/parsing/landing.py); absent = the default
+FORMAT_SUFFIX = ".format"
 
 # Fields every driver of the last decade accepts (clocks_throttle_reasons.active is still accepted
 # by current drivers, which print it under its new name clocks_event_reasons.active).

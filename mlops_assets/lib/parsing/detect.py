@@ -104,7 +104,7 @@ def detect_kind(data: bytes) -> str | None:
         return _json_kind(lines)
     if first.startswith(("__CURSOR=", "__REALTIME_TIMESTAMP=")):
         return "journal-export"
-    if header_mapping(split_fields(first)) is not None or FAILURE_RE.search(first):
+    if header_mapping(split_fields(first)) is not None:
         return "gpu"
     if first.startswith("dmesg-") or any(
         r.match(first) for r in (CTIME_RE, BRACKET_RE, KMSG_RE, RELATIVE_RE)
@@ -126,6 +126,8 @@ def detect_kind(data: bytes) -> str | None:
         return "docker-logs"
     if ISO_RE.match(first):
         return "kernel"
+    if FAILURE_RE.search(first):  # an nvidia-smi log that starts with a failure line (no sample yet)
+        return "gpu"
     return None
 
 
