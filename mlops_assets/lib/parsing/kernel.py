@@ -208,8 +208,9 @@ def _finish(
     """Years for syslog rows, boot times from their uptimes, absolute times for relative-only rows."""
     dated = [r for r in rows if "_md" in r]
     if dated:
+        dated_ids = {id(r) for r in dated}
         kept = {id(r) for r in with_years(dated, q, data, year, reference, notes)}
-        rows = [r for r in rows if "_md" not in r or id(r) in kept]
+        rows = [r for r in rows if id(r) not in dated_ids or id(r) in kept]
     boots: list[pd.Timestamp] = []
     current: int | None = None  # boot the next rows belong to (None: not known yet)
     prev = None
