@@ -57,7 +57,17 @@ class SectionedResult(ParseResult):
 
 
 def is_sectioned(head: bytes) -> bool:
-    return BUG_REPORT_MARKER.encode() in head or CAPTURE_MARKER.encode() in head
+    """A bug report (underscore rule, then the start banner) or a capture (``####`` rule, then
+    ``# nvidia_gpu_exporter GPU capture``); a document merely quoting the markers is neither."""
+    lines = [ln.strip() for ln in head[:2048].split(b"\n") if ln.strip()][:4]
+    if len(lines) < 2:
+        return False
+    if _UNDERSCORES.match(lines[0].decode("ascii", "replace")):
+        return lines[1].startswith(BUG_REPORT_MARKER.encode())
+    return (
+        bool(_HASHES.match(lines[0].decode("ascii", "replace")))
+        and lines[1] == f"# {CAPTURE_MARKER}".encode()
+    )
 
 
 def _sections(lines: list[str]) -> list[tuple[str, int, list[str]]]:

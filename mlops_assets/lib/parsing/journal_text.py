@@ -26,6 +26,7 @@ from mlops_assets.lib.parsing.months import LC_ALL_FIX, month_number
 from mlops_assets.lib.parsing.records import Quarantine, build_result
 from mlops_assets.lib.parsing.syslog_time import (
     BOOT_RE,
+    SHORT_PREFIX_RE,
     SHORT_RE,
     STRUCTURAL_RE,
     with_years,
@@ -148,14 +149,17 @@ def parse_journal_short(
     notes: dict[str, Any] = {"timezone": NO_ZONE_NOTE}
 
     def parse_line(line: str) -> tuple[dict[str, Any] | None, str]:
-        m = SHORT_RE.match(line)
+        m = SHORT_RE.match(line) or SHORT_PREFIX_RE.match(line)
         if m is None:
             return None, "unrecognised_line"
         month = month_number(m.group("mon"))
         if month is None:
             notes["fix"] = f"month name {m.group('mon')!r} not in any covered locale: {LC_ALL_FIX}"
             return None, "unknown_month_name"
-        row = _row(None, m)
+        if "ident" in m.groupdict():
+            row = _row(None, m)
+        else:  # dated, but no "ident[pid]:" tag (e.g. "syslogd 1.4.1: restart."): kept whole
+            row = {"ts": None, "identifier": None, "pid": None, "message": line[m.end() :]}
         row["_md"] = (month, int(m.group("day")), m.group("time"))
         return row, ""
 

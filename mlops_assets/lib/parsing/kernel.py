@@ -35,7 +35,7 @@ from mlops_assets.lib.parsing.gpu_values import normalise_pci
 from mlops_assets.lib.parsing.journal import parse_journal_json
 from mlops_assets.lib.parsing.months import LC_ALL_FIX, month_number
 from mlops_assets.lib.parsing.records import Quarantine, build_result
-from mlops_assets.lib.parsing.syslog_time import SHORT_RE, with_years
+from mlops_assets.lib.parsing.syslog_time import SHORT_PREFIX_RE, SHORT_RE, with_years
 
 XID_RE = re.compile(r"NVRM: Xid \((?P<pci>[^)]*)\):\s*(?P<xid>\d+)(?:,\s*pid=['\"]?(?P<pid>\d+))?")
 OOM_RE = re.compile(r"Out of memory|oom-kill|invoked oom-killer|Memory cgroup out of memory|oom_reaper")
@@ -174,14 +174,15 @@ def _from_text(
 
 def _syslog_row(line: str, no: int, notes: dict[str, Any]) -> dict[str, Any] | None:
     """A kern.log line as a pending row (year assigned later), a quarantine reason, or None."""
-    m = SHORT_RE.match(line)
+    m = SHORT_RE.match(line) or SHORT_PREFIX_RE.match(line)
     if m is None:
         return None
     month = month_number(m.group("mon"))
     if month is None:
         notes["fix"] = f"month name {m.group('mon')!r} not in any covered locale: {LC_ALL_FIX}"
         return {"reason": "unknown_month_name"}
-    msg = m.group("msg") if m.group("ident") == "kernel" else line[m.end("host") :].strip()
+    kernel = m.groupdict().get("ident") == "kernel"
+    msg = m.group("msg") if kernel else line[m.end("host") :].strip()
     uptime = None
     if (u := UPTIME_RE.match(msg)) is not None:
         uptime, msg = float(u.group("sec")), u.group("msg")
