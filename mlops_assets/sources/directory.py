@@ -37,6 +37,7 @@ from mlops_assets.lib.parsing.landing import (
     file_format,
     format_member,
     index_lines,
+    no_wall_clock,
 )
 from mlops_assets.lib.parsing.line_times import NONE, gpu_line_times, text_line_times
 from mlops_assets.sources.base import HostProbe, LogSource
@@ -194,6 +195,8 @@ class DirectorySource(LogSource):
                 except UnsupportedFormatError as exc:
                     return HostProbe(host, False, None, "", error=str(exc))
                 ts = _tail_latest(path, kind)
+                if ts is None and st.st_size and kind != "gpu" and not _has_wall_clock(path):
+                    return HostProbe(host, False, None, "", error=no_wall_clock(str(path), kind))
                 if ts is not None and (latest is None or ts > latest):
                     latest = ts
         fp = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
@@ -216,6 +219,11 @@ _RAW_NAMES = (
 
 def _is_host_dir(d: Path) -> bool:
     return any((d / name).exists() for name in _RAW_NAMES)
+
+
+def _has_wall_clock(path: Path) -> bool:
+    own, _ = text_line_times(_head(path).splitlines(), _mtime(path))
+    return bool((own > NONE).any())
 
 
 def _tail_latest(path: Path, kind: str) -> int | None:

@@ -99,6 +99,13 @@ def check_format(path: str, head: bytes, source: str) -> str:
     )
 
 
+def no_wall_clock(path: str, kind: str) -> str:
+    return (
+        f"{path}: {kind} file in which no line carries a wall-clock time (e.g. dmesg seconds since "
+        "boot); export with `dmesg --time-format iso` or `journalctl -k -o short-iso`"
+    )
+
+
 @dataclass
 class LineIndex:
     """A file's lines (with their line ends), each line's effective time, and its header line."""
@@ -150,10 +157,7 @@ def index_lines(data: bytes, kind: str, path: str, mtime: datetime) -> LineIndex
         and not known.any()
         and any(ln.strip() and not STRUCTURAL_RE.match(ln.strip().decode("utf-8", "replace")) for ln in bare)
     ):
-        raise UnsupportedFormatError(
-            f"{path}: no line carries a wall-clock time (e.g. dmesg seconds since boot); "
-            "export with `dmesg --time-format iso` or `journalctl -k -o short-iso`"
-        )
+        raise UnsupportedFormatError(no_wall_clock(path, kind))
     # effective time: own time, else the time of the last line before that had one (first: the first known)
     first = own[known][0] if known.any() else 0
     pos = np.where(known, np.arange(len(own)), -1)
