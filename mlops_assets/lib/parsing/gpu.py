@@ -3,9 +3,11 @@
 Fast path: lines that are not samples (headers, blank lines, failure messages) are rare, so they are
 found with one regex over the bytes and cut out; the remaining sample lines of each header segment
 go through pyarrow's CSV reader as strings and are converted column-wise (units stripped, ``[N/A]``
--> null). Column mapping is driven by the header, so custom field orders/subsets and headers with
-units (``utilization.gpu [%]``) work. A file without any header is read in GPU_QUERY_FIELDS order
-when its rows have exactly that many fields (``--format=csv,noheader``).
+-> null). Column mapping is driven by the header (gpu_header.py), so any field order or subset and
+headers with units (``utilization.gpu [%]``) work; a sample whose first field is text (``name``
+first) is still a sample when it has the header's field count. A file without any header is read
+in GPU_QUERY_FIELDS (or GPU_BASE_FIELDS) order when its rows have exactly that many fields
+(``--format=csv,noheader``).
 
 Timestamps like ``2026/11/23 14:00:05.123`` carry no zone: they are the host's local time and are
 read as UTC (stated in ``notes["timezone"]``); ISO timestamps with a zone are converted to UTC.
