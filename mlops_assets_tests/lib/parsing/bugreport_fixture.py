@@ -58,7 +58,7 @@ def bug_report(q_text: str) -> str:
             "",
             RULE,
             "",
-            "/usr/bin/lspci -d \"10de:*\" -v -xxx",
+            '/usr/bin/lspci -d "10de:*" -v -xxx',
             "",
             "00:09.0 3D controller: NVIDIA Corporation GH100 [H100 SXM5 80GB] (rev a1)",
             "\tSubsystem: NVIDIA Corporation Device 16c1",
