@@ -265,3 +265,29 @@ def test_unsupported_formats_are_refused_loudly(tmp_path: Path, member: str, con
         assert (
             not probe.reachable and str(host / member) in (probe.error or "") and seen in (probe.error or "")
         )
+
+
+@pytest.mark.parametrize(
+    ("source", "content", "kind"),
+    [
+        ("journal", b"Nov 01 00:10:00 h kernel: a\nNov 01 00:10:01 h kernel: b\n", "journal-short"),
+        ("journal", b"2026-11-01T00:10:00+0000 h kernel: a\n", "journal-short-iso"),
+        ("journal", b"-- No entries --\n", "journal"),
+        ("kernel", b"kern  :warn  : 2026-11-01T00:10:00,1+00:00 NVRM: x\n", "kernel"),
+        ("kernel", b"Nov  1 00:10:00 h kernel: [ 1.0] x\n", "kernel"),
+        ("docker_logs", b"2026-11-01T00:10:00.1Z Nov 01 00:10:00 app said: hi\n", "docker-logs"),
+        ("docker_logs", b'{"log":"x\\n","stream":"stdout","time":"2026-11-01T00:10:00Z"}\n', "docker"),
+        ("docker_events", b"2026-11-01T00:10:00Z container start abcdef012345 (name=a)\n", "docker-events"),
+    ],
+)
+def test_accepted_formats_per_source(source: str, content: bytes, kind: str) -> None:
+    from mlops_assets.lib.parsing.landing import check_format
+
+    assert check_format("f", content, source) == kind
+
+
+def test_journal_export_is_refused_in_the_landing_folder() -> None:
+    from mlops_assets.lib.parsing.landing import UnsupportedFormatError, check_format
+
+    with pytest.raises(UnsupportedFormatError, match="format 'journal-export'.*journalctl -o json"):
+        check_format("journal.json", b"__CURSOR=s=1\n__REALTIME_TIMESTAMP=1\nMESSAGE=x\n", "journal")
