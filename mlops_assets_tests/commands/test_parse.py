@@ -79,6 +79,14 @@ CASES: list[tuple[str, str, list[str], int, int, dict[str, int]]] = [
         0,
         {},
     ),
+    (
+        "nvidia_smi/table/jarkko-hautakorpi_asus_X670-P_WIFI_Bifurcation_problems__nvidia-smi.log",
+        "gpu-table",
+        [],
+        2,
+        0,
+        {},
+    ),
     # syslog files (loghub): the same "Mon DD HH:MM:SS host tag: msg" lines as kern.log/journal short
     ("loghub/Linux/Linux_2k.log", "journal-short", ["--year", "2005"], 2000, 0, {}),
     ("loghub/OpenSSH/OpenSSH_2k.log", "journal-short", ["--year", "2005"], 2000, 0, {}),
@@ -101,6 +109,7 @@ RECORD_START: dict[str, re.Pattern[str]] = {
     "docker": re.compile(r"^\{"),
     "docker-events": re.compile(r"^\{"),
     "docker-logs": re.compile(r"\S"),
+    "gpu-table": re.compile(r"^\|\s+\d+\s+.*\|\s+[0-9A-F]{8}:[0-9A-F]{2}:[0-9A-F]{2}\.\d"),
 }
 
 
@@ -150,7 +159,7 @@ def test_real_sample_counts(
 
 CAPTURES = "nvidia_smi/captures_multi_format"
 # files auto-detection must refuse (exit 2, one line naming --kind): not a host log format
-REFUSED_FOLDERS = ("nvidia_smi/dmon", "nvidia_smi/table")
+REFUSED_FOLDERS = ("nvidia_smi/dmon",)
 REFUSED_SUFFIXES = (".md", "_structured.csv", "_templates.csv", "_corrected.csv", ".tsv", "CITATION")
 DATASET_LOGS = ("loghub/Thunderbird/Thunderbird_2k.log", "loghub/HPC/HPC_2k.log")
 
@@ -190,9 +199,10 @@ def test_refused_files_fail_loudly(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def _capture_gpu_records(path: Path) -> int:
-    """GPU blocks of the -q sections plus data rows of the query-gpu CSV sections, counted by hand."""
+    """GPU blocks of the -q sections and default tables plus data rows of the query-gpu CSV sections."""
     lines = path.read_text().splitlines()
     blocks = sum(1 for ln in lines if re.match(r"^GPU [0-9A-F]{8}:[0-9A-F]{2}:[0-9A-F]{2}\.\d$", ln))
+    blocks += sum(1 for ln in lines if RECORD_START["gpu-table"].match(ln))  # default tables
     rows = 0
     for i, ln in enumerate(lines):
         if ln.startswith("# $ nvidia-smi --query-gpu="):
@@ -211,7 +221,7 @@ def test_exporter_captures_parse_their_nvidia_smi_sections(capsys: pytest.Captur
         assert code == 0, err
         assert summary is not None and summary["kind"] == "nvidia-bug-report"
         expected = _capture_gpu_records(path)
-        assert expected == 4  # idle + load, each as -q text and as query-gpu CSV (one GPU)
+        assert expected == 6  # idle + load, each as default table, -q text and query-gpu CSV (one GPU)
         assert summary["tables"] == {"gpu_samples": expected, "journal_entries": 0, "kernel_events": 0}
         assert summary["quarantined"] == 0 and "unparsed_sections" in summary["notes"]
 
@@ -228,6 +238,11 @@ def test_exporter_captures_parse_their_nvidia_smi_sections(capsys: pytest.Captur
         ("kernel_dmesg/leptonai_gpud__kmsg.1.log", "kernel"),
         ("docker/json_file_driver/log2timeline_plaso__container-json.log", "docker"),
         ("docker/docker_events/rhixecompany_banking__docker-events.json.log", "docker-events"),
+        (
+            "nvidia_smi/table/jarkko-hautakorpi_asus_X670-P_WIFI_Bifurcation_problems__nvidia-smi.log",
+            "gpu-table",
+        ),
+        ("loghub/Linux/Linux_2k.log", "journal-short"),
     ],
 )
 def test_auto_detects_kind(capsys: pytest.CaptureFixture[str], rel: str, kind: str) -> None:

@@ -43,6 +43,7 @@ TABLE_OF_KIND = {
     "journal-short-iso": "journal_entries",
     "gpu": "gpu_samples",
     "gpu-query-text": "gpu_samples",
+    "gpu-table": "gpu_samples",
 }
 
 

@@ -20,6 +20,7 @@ from mlops_assets.lib.parsing.docker_events import parse_docker_events
 from mlops_assets.lib.parsing.gpu import parse_gpu_csv
 from mlops_assets.lib.parsing.gpu_header import FAILURE_RE, header_mapping, split_fields
 from mlops_assets.lib.parsing.gpu_query_text import LOG_MARKER, parse_gpu_query_text
+from mlops_assets.lib.parsing.gpu_table import is_table, parse_gpu_table
 from mlops_assets.lib.parsing.gpu_xml import parse_gpu_xml
 from mlops_assets.lib.parsing.journal import parse_journal_json
 from mlops_assets.lib.parsing.journal_text import (
@@ -36,6 +37,7 @@ KINDS: tuple[str, ...] = (
     "gpu",
     "gpu-xml",
     "gpu-query-text",
+    "gpu-table",
     "nvidia-bug-report",
     "journal",
     "journal-export",
@@ -94,6 +96,8 @@ def detect_kind(data: bytes) -> str | None:
     first = lines[0].lstrip("\ufeff").strip()
     if first == LOG_MARKER:
         return "gpu-query-text"
+    if is_table(lines):
+        return "gpu-table"
     if (
         first.startswith("<?xml")
         or first.startswith("<nvidia_smi_log")
@@ -136,6 +140,7 @@ def _parsers() -> dict[str, Callable[..., ParseResult]]:
         "gpu": lambda d, host, **kw: parse_gpu_csv(d, host),
         "gpu-xml": lambda d, host, **kw: parse_gpu_xml(d, host),
         "gpu-query-text": lambda d, host, **kw: parse_gpu_query_text(d, host),
+        "gpu-table": lambda d, host, **kw: parse_gpu_table(d, host),
         "nvidia-bug-report": lambda d, host, **kw: _sectioned(d, host, kw),
         "journal": lambda d, host, **kw: parse_journal_json(d, host),
         "journal-export": lambda d, host, **kw: parse_journal_export(d, host),

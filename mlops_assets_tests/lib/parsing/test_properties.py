@@ -15,6 +15,7 @@ from mlops_assets.lib.parsing.detect import UnknownKindError, detect_kind, parse
 from mlops_assets.lib.parsing.docker import parse_docker_events, parse_docker_json_file, parse_docker_logs
 from mlops_assets.lib.parsing.gpu import parse_gpu_csv
 from mlops_assets.lib.parsing.gpu_query_text import parse_gpu_query_text
+from mlops_assets.lib.parsing.gpu_table import parse_gpu_table
 from mlops_assets.lib.parsing.gpu_xml import parse_gpu_xml
 from mlops_assets.lib.parsing.journal import parse_journal_json
 from mlops_assets.lib.parsing.journal_text import (
@@ -42,6 +43,7 @@ PARSERS: dict[str, tuple[Callable[[bytes], ParseResult], str]] = {
     "journal-short-locale": (lambda d: parse_journal_short(d, "h", reference=REF), "journal_entries"),
     "kernel-syslog": (lambda d: parse_kernel(d, "h", reference=REF), "kernel_events"),
     "gpu-query-text": (lambda d: parse_gpu_query_text(d, "h"), "gpu_samples"),
+    "gpu-table": (lambda d: parse_gpu_table(d, "h"), "gpu_samples"),
     "nvidia-bug-report": (lambda d: parse_sectioned(d, "h"), "kernel_events"),
 }
 
@@ -115,6 +117,13 @@ SEED_LINES: dict[str, list[bytes]] = {
         b"        GPU Current Temp                  : 41 C",
         b"    Remapped Rows",
         b"        Pending                           : No",
+    ],
+    "gpu-table": [
+        b"Sat Jan 31 14:36:05 2026       ",
+        b"+-----------------------------------------------------------------------------------------+",
+        b"|   0  NVIDIA GeForce RTX 4090        Off |   00000000:01:00.0 Off |                  Off |",
+        b"|  0%   30C    P8             29W /  400W |    1583MiB /  24564MiB |      0%      Default |",
+        b"| N/A   34C    P0    43W / 300W |      0MiB / 16160MiB |      0%      Default |",
     ],
     "nvidia-bug-report": [
         b"_" * 44,

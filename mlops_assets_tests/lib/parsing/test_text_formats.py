@@ -175,3 +175,23 @@ def test_bug_report_kernel_and_nvidia_smi_sections() -> None:
     gpu = r.parts["gpu_samples"].iloc[0]
     assert gpu["pci_bus"] == "0000:00:09" and gpu["pcie_link_gen"] == 5
     assert '/usr/bin/lspci -d "10de:*" -v -xxx' in r.notes["unparsed_sections"]
+
+
+def test_default_nvidia_smi_table_gives_one_row_per_gpu() -> None:
+    from mlops_assets.lib.parsing.gpu_table import parse_gpu_table
+
+    path = next(realdata_dir("nvidia_smi", "table").glob("*.log"))
+    r = parse_gpu_table(path.read_bytes(), "h")
+    assert r.reasons == {} and r.table["gpu_index"].tolist() == [0, 1]
+    row = r.table.iloc[0]
+    assert row["ts"] == pd.Timestamp("2026-01-31 14:36:05", tz="UTC") and row["pci_bus"] == "0000:01:00"
+    assert (row["temperature_c"], row["power_w"], row["power_limit_w"]) == (30, 29, 400)
+    assert (row["mem_used_mib"], row["mem_total_mib"], row["fan_pct"], row["pstate"]) == (
+        1583,
+        24564,
+        0,
+        "P8",
+    )
+    windows = next(realdata_dir("nvidia_smi", "captures_multi_format").glob("*windows*")).read_bytes()
+    w = parse_gpu_table(windows, "h")  # WDDM driver model instead of persistence mode
+    assert len(w.table) == 2 and w.table["gpu_name"].iloc[0] == "NVIDIA GeForce RTX 2080 ..."
