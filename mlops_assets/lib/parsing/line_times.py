@@ -31,6 +31,7 @@ _ISO = re.compile(
 _CTIME = re.compile(rb"^\[([A-Z][a-z]{2} [A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2} \d{4})\]")
 _BRACKET = re.compile(rb"^\[([A-Z][a-z]{2} +\d{1,2} \d{4} \d{2}:\d{2}:\d{2})\]")
 _SMI = re.compile(r"^\s*(\d{4})/(\d{2})/(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?\s*$")
+_SMI_FIRST = re.compile(rb"^(\d{4})/(\d{2})/(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?\s*,")
 
 
 def _ns(ts: pd.Series) -> np.ndarray:
@@ -103,6 +104,11 @@ def gpu_line_times(lines: list[bytes]) -> np.ndarray:
         first = line[:1]
         if not first[:1].isdigit() and (p := timestamp_position(line)) is not None:
             pos, out[i] = p, HEADER
+            continue
+        if not pos and (m := _SMI_FIRST.match(line)):  # timestamp first (the sampler's order)
+            y, mo, d, h, mi, s = (int(g) for g in m.groups()[:6])
+            frac = (m.group(7) or b"").ljust(9, b"0")
+            out[i] = calendar.timegm((y, mo, d, h, mi, s)) * 10**9 + int(frac or b"0")
             continue
         fields = line.split(b",")
         k = 0 if pos is None else pos
