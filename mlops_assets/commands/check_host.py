@@ -164,8 +164,12 @@ def _remote_checks(client: paramiko.SSHClient, cfg: HostConfig) -> list[Check]:
                         "check the NVIDIA driver (nvidia-smi fails)",
                     )
                 )
+            fields = cmd.GPU_QUERY_FIELDS
+            if "nvidia-smi" in present:
+                fields, check = _query_fields_check(sh, cfg)
+                checks.append(check)
             res = sh(cmd.gpu_tail(cfg.gpu.log_path))
-            sampler = cmd.gpu_sampler(cfg.gpu.log_path, cfg.gpu.interval_s)
+            sampler = cmd.gpu_sampler(cfg.gpu.log_path, cfg.gpu.interval_s, fields)
             if res.status == 0:
                 last = res.stdout.decode("utf-8", "replace").strip().splitlines()[-1:]
                 checks.append(
@@ -219,6 +223,30 @@ def _remote_checks(client: paramiko.SSHClient, cfg: HostConfig) -> list[Check]:
             Check("remote commands", FAIL, str(exc), "see the detail; rerun check-host after fixing")
         )
     return checks
+
+
+def _query_fields_check(sh: Shell, cfg: HostConfig) -> tuple[tuple[str, ...], Check]:
+    """Which --query-gpu fields this driver accepts: an unknown name fails nvidia-smi's whole query."""
+    from mlops_assets.sources import commands as cmd
+
+    res = sh(cmd.GPU_HELP)
+    if res.status != 0:
+        return cmd.GPU_QUERY_FIELDS, Check(
+            "gpu query fields",
+            WARN,
+            f"`{cmd.GPU_HELP}` failed (exit {res.status}): cannot tell which fields the driver accepts",
+            "check the NVIDIA driver; the sampler below uses every field",
+        )
+    fields, missing = cmd.supported_gpu_fields(res.stdout.decode("utf-8", "replace"))
+    if not missing:
+        return fields, Check("gpu query fields", OK, f"driver accepts all {len(fields)} fields")
+    return fields, Check(
+        "gpu query fields",
+        WARN,
+        f"driver does not list {', '.join(missing)}: those columns stay null",
+        "run the sampler with the fields this driver accepts: "
+        + cmd.gpu_sampler(cfg.gpu.log_path, cfg.gpu.interval_s, fields),
+    )
 
 
 def _clock_checks(sh: Shell) -> list[Check]:

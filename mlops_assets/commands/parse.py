@@ -1,7 +1,9 @@
 """`mlops-assets parse FILE`: parse one raw log file and print ONE JSON summary line.
 
 Exit 0 when the file was read and parsed (quarantined lines are reported, not fatal); exit 2 with a
-one-line error on stderr when the file cannot be read or its kind cannot be told.
+one-line error on stderr when the file cannot be read or its kind cannot be told. Multi-section
+reports (nvidia-bug-report.log) also list each table's rows under ``tables``; ``--out`` writes the
+kernel table there and the others beside it as ``<out stem>.<table>.parquet``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--container", default=None, help="container name (docker kinds; default: file stem)")
     parser.add_argument("--stream", default="stdout", choices=("stdout", "stderr"), help="docker-logs stream")
     parser.add_argument(
-        "--year", type=int, default=None, help="year of journal-short lines (default: inferred)"
+        "--year",
+        type=int,
+        default=None,
+        help="year of the first syslog/journal-short line (default: inferred from a journalctl banner, "
+        "else the file's mtime, rolling back a year for a month in the future)",
     )
     parser.add_argument(
         "--boot-time", default=None, help="kernel: ISO time of boot, makes relative dmesg/kmsg times absolute"
@@ -58,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
         except ValueError:
             print(f"error: --boot-time {args.boot_time!r} is not an ISO timestamp", file=sys.stderr)
             return 2
+    from datetime import UTC, datetime
+
+    reference = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
     try:
         result = parse_any(
             data,
@@ -67,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
             stream=args.stream,
             year=args.year,
             boot_time=boot_time,
+            reference=reference,
         )
     except UnknownKindError as exc:
         print(f"error: {path}: {exc}", file=sys.stderr)
@@ -84,11 +94,17 @@ def run(args: argparse.Namespace) -> int:
     }
     if result.events is not None and len(result.events):
         summary["events"] = len(result.events)
+    parts = getattr(result, "parts", None)  # multi-section reports fill several tables
+    if parts:
+        summary["tables"] = {name: len(df) for name, df in sorted(parts.items())}
     if result.notes:
         summary["notes"] = result.notes
     if args.out:
         try:
             write_parquet(args.out, table)
+            for name, df in (parts or {}).items():
+                if len(df) and df is not table:
+                    write_parquet(str(Path(args.out).with_suffix(f".{name}.parquet")), df)
         except OSError as exc:
             print(f"error: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
             return 2

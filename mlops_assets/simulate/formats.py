@@ -18,9 +18,12 @@ NVIDIA_SMI_HEADER = (
     "timestamp, index, uuid, name, pci.bus_id, temperature.gpu, utilization.gpu [%], "
     "utilization.memory [%], memory.used [MiB], memory.total [MiB], power.draw [W], power.limit [W], "
     "fan.speed [%], clocks.current.sm [MHz], pstate, clocks_event_reasons.active, "
-    "ecc.errors.uncorrected.volatile.total"
+    "ecc.errors.uncorrected.volatile.total, ecc.errors.uncorrected.aggregate.total, "
+    "remapped_rows.pending, remapped_rows.failure, retired_pages.pending, temperature.memory, "
+    "pcie.link.gen.current, pcie.link.width.current"
 )
 NVIDIA_SMI_NA = "[N/A]"
+NVIDIA_SMI_NA_PLAIN = "N/A"  # temperature.memory on GDDR boards prints N/A without brackets
 
 
 def utc(ns: int) -> datetime:

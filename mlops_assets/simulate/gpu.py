@@ -108,6 +108,15 @@ def render_csv(host: HostLog, wl: Workload) -> str:
     fan = np.where(wl.fan_failed, 0, fan)
     pstate = np.where(busy, m.busy_pstate, m.idle_pstate)
 
+    # health fields as drivers 590/595 print them (realdata captures): HBM boards report a memory
+    # temperature and stay at their PCIe gen; GDDR boards print N/A and drop the link gen when idle;
+    # Ampere and later use row remapping, so retired_pages.pending is [N/A] on both models
+    hbm = "HBM" in m.name
+    mem_temp = [
+        [str(v) for v in row] if hbm else [fmt.NVIDIA_SMI_NA_PLAIN] * G
+        for row in np.rint(temp + 6.0 + rng.normal(0, 0.5, (T, G))).astype(int).tolist()
+    ]
+    link_gen = np.where(busy | hbm, 5 if hbm else 4, 1).tolist()
     ts = fmt.smi_timestamps(wl.t_ns)
     static = [f"{g}, {host.uuids[g]}, {m.name}, {host.pci[g]}" for g in range(G)]
     cols = zip(
@@ -123,11 +132,13 @@ def render_csv(host: HostLog, wl: Workload) -> str:
         reasons.tolist(),
         wl.ecc.tolist(),
         wl.missing.tolist(),
+        mem_temp,
+        link_gen,
         strict=True,
     )
     out = [fmt.NVIDIA_SMI_HEADER]
     mtot = m.mem_total_mib
-    for i, (te, ut, um, me, pw, pl, fa, ck, ps, rs, ec, miss) in enumerate(cols):
+    for i, (te, ut, um, me, pw, pl, fa, ck, ps, rs, ec, miss, mt, lg) in enumerate(cols):
         stamp = ts[i]
         for g in range(G):
             if miss[g]:
@@ -135,7 +146,8 @@ def render_csv(host: HostLog, wl: Workload) -> str:
             fan_s = str(fa[g]) if m.has_fan else fmt.NVIDIA_SMI_NA
             out.append(
                 f"{stamp}, {static[g]}, {te[g]}, {ut[g]}, {um[g]}, {me[g]}, {mtot}, {pw[g]:.2f}, "
-                f"{pl[g]:.2f}, {fan_s}, {ck[g]}, {ps[g]}, 0x{rs[g]:016x}, {ec[g]}"
+                f"{pl[g]:.2f}, {fan_s}, {ck[g]}, {ps[g]}, 0x{rs[g]:016x}, {ec[g]}, {ec[g]}, No, No, "
+                f"{fmt.NVIDIA_SMI_NA}, {mt[g]}, {lg[g]}, 16"
             )
         out.extend(wl.error_lines.get(i, ()))
     return "\n".join(out) + "\n"

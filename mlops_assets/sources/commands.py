@@ -13,7 +13,7 @@ import re
 import shlex
 from datetime import UTC, datetime
 
-from mlops_assets.lib.contracts.raw import GPU_QUERY_FIELDS
+from mlops_assets.lib.contracts.raw import GPU_BASE_FIELDS, GPU_QUERY_FIELDS
 
 CONTAINER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")  # docker's own rule for names
 UNIT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:_.@\\-]{0,255}$")  # systemd unit names
@@ -80,13 +80,43 @@ def gpu_window(log_path: str, start: datetime, end: datetime) -> str:
     return f"LC_ALL=C awk -v s={shlex.quote(smi_ts(start))} -v e={shlex.quote(smi_ts(end))} {shlex.quote(_GPU_AWK)} {path}"
 
 
-def gpu_sampler(log_path: str, interval_s: float) -> str:
-    """The sampler the host must run (systemd unit with TZ=UTC); shown by check-host as the fix."""
+def gpu_sampler(log_path: str, interval_s: float, fields: tuple[str, ...] = GPU_QUERY_FIELDS) -> str:
+    """The sampler the host must run (systemd unit with TZ=UTC); shown by check-host as the fix.
+
+    ``fields`` is what this host's driver accepts (:func:`supported_gpu_fields`): nvidia-smi
+    rejects the WHOLE query when one name is unknown to an older driver, so check-host learns the
+    list once from ``--help-query-gpu`` and prints the sampler for exactly that driver. A runtime
+    ``||`` fallback was not chosen: the sampler writes with ``-f`` (truncating the file) and a
+    transient failure would silently restart it with fewer fields. The parser maps columns by the
+    header, so a log written with a subset parses and the missing fields are null.
+    """
+    unknown = [f for f in fields if f not in GPU_QUERY_FIELDS]
+    if unknown or "timestamp" not in fields:
+        raise ValueError(f"sampler fields must be a subset of GPU_QUERY_FIELDS with timestamp; got {unknown}")
     ms = max(int(interval_s * 1000), 1)
     return (
-        f"TZ=UTC nvidia-smi --query-gpu={','.join(GPU_QUERY_FIELDS)} --format=csv,nounits "
+        f"TZ=UTC nvidia-smi --query-gpu={','.join(fields)} --format=csv,nounits "
         f"-lms {ms} -f {shlex.quote(validate_remote_path(log_path))}"
     )
+
+
+GPU_HELP = "nvidia-smi --help-query-gpu"
+_HELP_NAMES = re.compile(r'"([A-Za-z0-9_.]+)"')
+
+
+def supported_gpu_fields(help_text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(GPU_QUERY_FIELDS this driver lists in ``--help-query-gpu``, the ones it does not).
+
+    Each property line of the help starts with its quoted name(s): ``"clocks.current.sm" or
+    "clocks.sm"``. The base fields are known to every supported driver and always kept; when the
+    help text lists no property at all (not a help output) every field is kept and none reported
+    missing, so a garbled answer never shrinks the query.
+    """
+    names = {n for line in help_text.splitlines() if line.startswith('"') for n in _HELP_NAMES.findall(line)}
+    if not names:
+        return GPU_QUERY_FIELDS, ()
+    kept = tuple(f for f in GPU_QUERY_FIELDS if f in GPU_BASE_FIELDS or f in names)
+    return kept, tuple(f for f in GPU_QUERY_FIELDS if f not in kept)
 
 
 def journal(

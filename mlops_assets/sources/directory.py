@@ -1,23 +1,27 @@
 """DirectorySource: read raw logs from a landing folder (or a .tar.gz of one) laid out as in base.py.
 
-A fetch slices every file to records with start <= ts < end. Lines without a timestamp of their own
+Each file may be in any format its source accepts (lib/parsing/landing.py: a journalctl short or
+short-iso export as journal.json, a kern.log or dmesg --time-format iso as kernel.json, docker
+events text, nvidia-smi CSV with any --query-gpu list); the format is detected per file and sent
+with each window as a ``<member>.format`` member. A file in a format its source does not accept
+makes fetch raise and probe report the host unreachable, naming the file, the format seen and the
+fix. A fetch slices every file to records with start <= ts < end. Lines without a timestamp of their own
 (nvidia-smi error lines, traceback continuations, unparseable lines) stay with the record before
 them, so nothing is ever dropped and the union of consecutive windows is the whole file exactly.
+Yearless syslog times take their year from a journalctl banner, else the file's mtime.
 """
 
 from __future__ import annotations
 
 import calendar
 import hashlib
-import re
 import tarfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-import numpy as np
-
 from mlops_assets.lib.contracts.raw import (
+    FORMAT_SUFFIX,
     MEMBER_DOCKER_EVENTS,
     MEMBER_DOCKER_PS,
     MEMBER_GPU,
@@ -26,82 +30,30 @@ from mlops_assets.lib.contracts.raw import (
     SOURCES,
     RawBundle,
 )
+from mlops_assets.lib.parsing.landing import (
+    LineIndex,
+    UnsupportedFormatError,
+    check_format,
+    file_format,
+    format_member,
+    index_lines,
+    no_wall_clock,
+)
+from mlops_assets.lib.parsing.line_times import NONE, gpu_line_times, text_line_times
 from mlops_assets.lib.storage.keys import HOST_NAME_RULE, is_valid_host
 from mlops_assets.sources.base import HostProbe, LogSource
 
 TAIL_BYTES = 64 * 1024
-_SMI_TS = re.compile(rb"^(\d{4})/(\d{2})/(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?\s*,")
-_JOURNAL_TS = re.compile(rb'"__REALTIME_TIMESTAMP"\s*:\s*"(\d+)"')
-_DOCKER_TS = re.compile(
-    rb"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2}) "
-)
-_EVENT_NANO = re.compile(rb'"timeNano"\s*:\s*(\d+)')
-_EVENT_SEC = re.compile(rb'"time"\s*:\s*(\d+)')
-_SMI_HEADER = b"timestamp"
+HEAD_BYTES = 64 * 1024
 
 
-def _civil_ns(m: re.Match[bytes]) -> int:
-    y, mo, d, h, mi, s = (int(g) for g in m.groups()[:6])
-    frac = (m.group(7) or b"").ljust(9, b"0")
-    return calendar.timegm((y, mo, d, h, mi, s)) * 10**9 + int(frac or b"0")
+def _mtime(path: Path) -> datetime:
+    return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
 
 
-def ts_gpu(line: bytes) -> int | None:
-    m = _SMI_TS.match(line)
-    return _civil_ns(m) if m else None
-
-
-def ts_journal(line: bytes) -> int | None:
-    m = _JOURNAL_TS.search(line)
-    return int(m.group(1)) * 1000 if m else None
-
-
-def ts_docker_log(line: bytes) -> int | None:
-    m = _DOCKER_TS.match(line)
-    if not m:
-        return None
-    ns = _civil_ns(m)
-    tz = m.group(8)
-    if tz != b"Z":
-        sign = 1 if tz[:1] == b"+" else -1
-        ns -= sign * (int(tz[1:3]) * 3600 + int(tz[4:6]) * 60) * 10**9
-    return ns
-
-
-def ts_event(line: bytes) -> int | None:
-    m = _EVENT_NANO.search(line)
-    if m:
-        return int(m.group(1))
-    m = _EVENT_SEC.search(line)
-    return int(m.group(1)) * 10**9 if m else None
-
-
-class _Indexed:
-    """One file split into lines with each line's effective timestamp (inherited when absent)."""
-
-    def __init__(self, data: bytes, ts_of: Callable[[bytes], int | None], header: bool) -> None:
-        lines = data.splitlines(keepends=True)
-        if lines and not lines[-1].endswith(b"\n"):
-            lines[-1] += b"\n"  # a truncated last line still ends up in exactly one slice
-        self.header = b""
-        if header and lines and lines[0].lstrip().startswith(_SMI_HEADER):
-            self.header, lines = lines[0], lines[1:]
-        own = [ts_of(line) for line in lines]
-        eff = np.empty(len(lines), dtype=np.int64)
-        first = next((t for t in own if t is not None), 0)
-        prev = first
-        for i, t in enumerate(own):
-            prev = prev if t is None else t
-            eff[i] = prev
-        self.lines, self.eff = lines, eff
-
-    def slice(self, start_ns: int, end_ns: int) -> bytes:
-        idx = np.flatnonzero((self.eff >= start_ns) & (self.eff < end_ns))
-        body = b"".join(self.lines[i] for i in idx.tolist())
-        return self.header + body if body or self.header else b""
-
-    def latest(self) -> int | None:
-        return int(self.eff.max()) if len(self.eff) and self.eff.max() > 0 else None
+def _head(path: Path) -> bytes:
+    with path.open("rb") as fh:
+        return fh.read(HEAD_BYTES)
 
 
 def _to_ns(ts: datetime) -> int:
@@ -190,18 +142,22 @@ class DirectorySource(LogSource):
                     out["docker_logs"][p.name] = p
         return out
 
-    def _indexed(self, path: Path, source: str) -> _Indexed:
-        """Index a file once per (size, mtime) for the whole process: every hourly run of a day
-        slices the same files, and each run builds a new DirectorySource."""
+    def _indexed(self, path: Path, source: str) -> tuple[str, str, LineIndex]:
+        """(parser kind, format, index) of a file, once per (size, mtime) for the whole process:
+        every hourly run of a day slices the same files, and each run builds a new DirectorySource.
+        Raises UnsupportedFormatError for a format the source does not accept."""
         st = path.stat()
         key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-        idx = _INDEX_CACHE.pop(key, None)
-        if idx is None:
-            idx = _Indexed(path.read_bytes(), _TS_OF[source], header=source == "gpu")
-        _INDEX_CACHE[key] = idx  # re-insert: most recently used last
+        entry = _INDEX_CACHE.pop(key, None)
+        if entry is None:
+            data = path.read_bytes()
+            head = data[:HEAD_BYTES]
+            kind = check_format(str(path), head, source)
+            entry = (kind, file_format(head, source) or "", index_lines(data, kind, str(path), _mtime(path)))
+        _INDEX_CACHE[key] = entry  # re-insert: most recently used last
         while len(_INDEX_CACHE) > _INDEX_CACHE_MAX:
             del _INDEX_CACHE[next(iter(_INDEX_CACHE))]
-        return idx
+        return entry
 
     def fetch(self, host: str, start: datetime, end: datetime, sources: Sequence[str] = SOURCES) -> RawBundle:
         unknown = [s for s in sources if s not in SOURCES]
@@ -215,8 +171,13 @@ class DirectorySource(LogSource):
             for member, path in files[source].items():
                 if member == MEMBER_DOCKER_PS:
                     members[member] = path.read_bytes()  # a snapshot, not a time series
-                else:
-                    members[member] = self._indexed(path, source).slice(s_ns, e_ns)
+                    continue
+                kind, fmt, index = self._indexed(path, source)
+                idx, members[member] = index.window(s_ns, e_ns)
+                year = datetime.fromtimestamp(int(index.eff[idx[0]]) // 10**9, tz=UTC).year if idx else None
+                hint = format_member(kind, source, fmt, year)
+                if hint is not None:
+                    members[member + FORMAT_SUFFIX] = hint
             bundle[source] = members
         return bundle
 
@@ -232,7 +193,13 @@ class DirectorySource(LogSource):
                 parts.append(f"{source}/{member}:{st.st_size}:{st.st_mtime_ns}")
                 if member == MEMBER_DOCKER_PS:
                     continue
-                ts = _tail_latest(path, _TS_OF[source])
+                try:
+                    kind = check_format(str(path), _head(path), source)
+                except UnsupportedFormatError as exc:
+                    return HostProbe(host, False, None, "", error=str(exc))
+                ts = _tail_latest(path, kind)
+                if ts is None and st.st_size and kind != "gpu" and not _has_wall_clock(path):
+                    return HostProbe(host, False, None, "", error=no_wall_clock(str(path), kind))
                 if ts is not None and (latest is None or ts > latest):
                     latest = ts
         fp = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
@@ -240,16 +207,9 @@ class DirectorySource(LogSource):
         return HostProbe(host, True, when, fp)
 
 
-_INDEX_CACHE: dict[tuple[str, int, int], _Indexed] = {}
+_INDEX_CACHE: dict[tuple[str, int, int], tuple[str, str, LineIndex]] = {}
 _INDEX_CACHE_MAX = 256  # files; a host has ~15, and an index holds the file's bytes once
 
-_TS_OF: dict[str, Callable[[bytes], int | None]] = {
-    "gpu": ts_gpu,
-    "journal": ts_journal,
-    "kernel": ts_journal,
-    "docker_logs": ts_docker_log,
-    "docker_events": ts_event,
-}
 _RAW_NAMES = (
     MEMBER_GPU,
     MEMBER_JOURNAL,
@@ -264,7 +224,12 @@ def _is_host_dir(d: Path) -> bool:
     return any((d / name).exists() for name in _RAW_NAMES)
 
 
-def _tail_latest(path: Path, ts_of: Callable[[bytes], int | None]) -> int | None:
+def _has_wall_clock(path: Path) -> bool:
+    own, _ = text_line_times(_head(path).splitlines(), _mtime(path))
+    return bool((own > NONE).any())
+
+
+def _tail_latest(path: Path, kind: str) -> int | None:
     """Newest timestamp among the last TAIL_BYTES of a file (cheap: no full read)."""
     with path.open("rb") as fh:
         size = fh.seek(0, 2)
@@ -273,5 +238,10 @@ def _tail_latest(path: Path, ts_of: Callable[[bytes], int | None]) -> int | None
     lines = tail.splitlines()
     if size > TAIL_BYTES:
         lines = lines[1:]  # first line may be cut
-    stamps = [t for t in (ts_of(line) for line in lines) if t is not None]
-    return max(stamps) if stamps else None
+    if kind == "gpu":  # the timestamp column is told by the header at the top
+        header = _head(path).split(b"\n", 1)[0]
+        own = gpu_line_times([header, *lines])[1:]
+    else:
+        own, _ = text_line_times(lines, _mtime(path))
+    own = own[own > NONE]
+    return int(own.max()) if len(own) else None

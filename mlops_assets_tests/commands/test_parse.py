@@ -1,12 +1,17 @@
-"""`mlops-assets parse` on every real log sample: exit 0 and the exact row/quarantine counts.
+"""`mlops-assets parse` on every real file: exit 0 and the exact row/quarantine counts, or a loud refusal.
 
 The counts are the contract of what each parser makes of real-world files; a change in any of them
-is a behaviour change to review, not noise. Skipped when ../shared/realdata is absent.
+is a behaviour change to review, not noise. Each count is also recomputed here independently of
+the parsers (a plain regex over the file's record-start lines, see ``records_in_file``), so a parser
+that silently drops or merges records fails even when its own summary is self-consistent. Every
+file under realdata is either parsed (CASES, SECTIONED) or refused by auto-detection (REFUSED).
+Skipped when ../shared/realdata is absent.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -74,7 +79,48 @@ CASES: list[tuple[str, str, list[str], int, int, dict[str, int]]] = [
         0,
         {},
     ),
+    (
+        "nvidia_smi/table/jarkko-hautakorpi_asus_X670-P_WIFI_Bifurcation_problems__nvidia-smi.log",
+        "gpu-table",
+        [],
+        2,
+        0,
+        {},
+    ),
+    # syslog files (loghub): the same "Mon DD HH:MM:SS host tag: msg" lines as kern.log/journal short
+    ("loghub/Linux/Linux_2k.log", "journal-short", ["--year", "2005"], 2000, 0, {}),
+    ("loghub/OpenSSH/OpenSSH_2k.log", "journal-short", ["--year", "2005"], 2000, 0, {}),
+    # dataset formats that are no host log: forced, every line is quarantined (and auto refuses them)
+    ("loghub/Thunderbird/Thunderbird_2k.log", "journal-short", [], 0, 2000, {"unrecognised_line": 2000}),
+    ("loghub/HPC/HPC_2k.log", "kernel", [], 0, 2000, {"no_timestamp": 2000}),
 ]
+
+# record-start lines of each kind, counted with plain regexes (independent of the parsers)
+RECORD_START: dict[str, re.Pattern[str]] = {
+    "gpu": re.compile(r"^\s*\d"),
+    "gpu-xml": re.compile(r"<gpu id="),
+    "journal-export": re.compile(r"^__REALTIME_TIMESTAMP="),
+    "journal-short": re.compile(r"^[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d \S+ "),
+    "journal-short-iso": re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d"),
+    "kernel": re.compile(
+        r"^(\w+ *: *\w+ *: *)?\d{4}-\d\d-\d\dT|^\[[A-Z][a-z]{2} ([A-Z][a-z]{2} +\d|\d{1,2} \d{4})"
+        r"|^\d+,\d+,\d+,|^(<\d+>)?\[ *\d+\.\d+\]"
+    ),
+    "docker": re.compile(r"^\{"),
+    "docker-events": re.compile(r"^\{"),
+    "docker-logs": re.compile(r"\S"),
+    "gpu-table": re.compile(r"^\|\s+\d+\s+.*\|\s+[0-9A-F]{8}:[0-9A-F]{2}:[0-9A-F]{2}\.\d"),
+}
+
+
+def records_in_file(path: Path, kind: str) -> int:
+    """Records of ``path`` per RECORD_START; a file in another format has none (all quarantined)."""
+    pattern = RECORD_START[kind]
+    return sum(1 for line in path.read_text(errors="replace").splitlines() if pattern.search(line))
+
+
+def nonblank_lines(path: Path) -> int:
+    return sum(1 for line in path.read_text(errors="replace").splitlines() if line.strip())
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict | None, str]:
@@ -94,27 +140,90 @@ def test_real_sample_counts(
     quarantined: int,
     reasons: dict[str, int],
 ) -> None:
-    code, summary, err = run_cli(capsys, str(REALDATA / rel), "--kind", kind, "--host", "h1", *extra)
+    path = REALDATA / rel
+    code, summary, err = run_cli(capsys, str(path), "--kind", kind, "--host", "h1", *extra)
     assert code == 0, err
     assert summary is not None
     assert (summary["rows"], summary["quarantined"], summary["reasons"]) == (rows, quarantined, reasons)
+    # independently: every record-start line is a row, unless the whole file is refused line by line
+    if rows == 0 and set(reasons) == {"relative_timestamp_only"}:
+        assert quarantined == records_in_file(path, "kernel")
+    elif rows == 0 and set(reasons) <= {"unrecognised_line", "no_timestamp"}:
+        assert quarantined == nonblank_lines(path)
+    else:
+        assert records_in_file(path, kind) == rows, rel
     assert set(summary) >= {"kind", "rows", "quarantined", "reasons", "columns", "first_ts", "last_ts"}
     if rows:
         assert summary["first_ts"] <= summary["last_ts"]
 
 
+CAPTURES = "nvidia_smi/captures_multi_format"
+# files auto-detection must refuse (exit 2, one line naming --kind): not a host log format
+REFUSED_FOLDERS = ("nvidia_smi/dmon",)
+REFUSED_SUFFIXES = (".md", "_structured.csv", "_templates.csv", "_corrected.csv", ".tsv", "CITATION")
+DATASET_LOGS = ("loghub/Thunderbird/Thunderbird_2k.log", "loghub/HPC/HPC_2k.log")
+
+
+def _all_files() -> set[str]:
+    return {str(p.relative_to(REALDATA)) for p in REALDATA.rglob("*") if p.is_file()}
+
+
+def _refused(rel: str) -> bool:
+    return (
+        rel.startswith(REFUSED_FOLDERS)
+        or rel.endswith(REFUSED_SUFFIXES)
+        or rel in DATASET_LOGS
+        or (Path(rel).name.startswith("LICENSE"))
+    )
+
+
 @needs_realdata
-def test_every_log_sample_is_covered() -> None:
-    """New files in realdata must be added to CASES (or to the rejected list below)."""
-    covered = {rel for rel, *_ in CASES}
-    folders = ["nvidia_smi/query_gpu_csv", "nvidia_smi/q_xml", "journald", "kernel_dmesg", "docker"]
-    files = {
-        str(p.relative_to(REALDATA))
-        for folder in folders
-        for p in (REALDATA / folder).rglob("*")
-        if p.is_file() and not p.name.startswith("LICENSE")
+def test_every_real_file_is_parsed_or_refused() -> None:
+    """New files in realdata must be added to CASES, be a capture, or be refused on purpose."""
+    covered = {rel for rel, *_ in CASES} | {
+        str(p.relative_to(REALDATA)) for p in (REALDATA / CAPTURES).glob("*.txt")
     }
-    assert files - covered == set()
+    assert {f for f in _all_files() - covered if not _refused(f)} == set()
+
+
+@needs_realdata
+def test_refused_files_fail_loudly(capsys: pytest.CaptureFixture[str]) -> None:
+    refused = sorted(
+        f for f in _all_files() if _refused(f) and f not in {"MANIFEST.tsv"} or f == "MANIFEST.tsv"
+    )
+    assert len(refused) >= 30
+    for rel in refused:
+        code, summary, err = run_cli(capsys, str(REALDATA / rel))
+        assert code == 2 and summary is None, rel
+        assert err.count("\n") == 1 and "--kind" in err, (rel, err)
+
+
+def _capture_gpu_records(path: Path) -> int:
+    """GPU blocks of the -q sections and default tables plus data rows of the query-gpu CSV sections."""
+    lines = path.read_text().splitlines()
+    blocks = sum(1 for ln in lines if re.match(r"^GPU [0-9A-F]{8}:[0-9A-F]{2}:[0-9A-F]{2}\.\d$", ln))
+    blocks += sum(1 for ln in lines if RECORD_START["gpu-table"].match(ln))  # default tables
+    rows = 0
+    for i, ln in enumerate(lines):
+        if ln.startswith("# $ nvidia-smi --query-gpu="):
+            end = next(k for k in range(i + 1, len(lines)) if lines[k].startswith("#" * 20))
+            body = lines[end + 1 : next(k for k in range(end + 1, len(lines)) if lines[k].startswith("#"))]
+            rows += sum(1 for row in body if re.match(r"^\d{4}/\d\d/\d\d ", row))
+    return blocks + rows
+
+
+@needs_realdata
+def test_exporter_captures_parse_their_nvidia_smi_sections(capsys: pytest.CaptureFixture[str]) -> None:
+    paths = sorted((REALDATA / CAPTURES).glob("*.txt"))
+    assert len(paths) == 6
+    for path in paths:
+        code, summary, err = run_cli(capsys, str(path), "--host", "h1")
+        assert code == 0, err
+        assert summary is not None and summary["kind"] == "nvidia-bug-report"
+        expected = _capture_gpu_records(path)
+        assert expected == 6  # idle + load, each as default table, -q text and query-gpu CSV (one GPU)
+        assert summary["tables"] == {"gpu_samples": expected, "journal_entries": 0, "kernel_events": 0}
+        assert summary["quarantined"] == 0 and "unparsed_sections" in summary["notes"]
 
 
 @needs_realdata
@@ -129,23 +238,16 @@ def test_every_log_sample_is_covered() -> None:
         ("kernel_dmesg/leptonai_gpud__kmsg.1.log", "kernel"),
         ("docker/json_file_driver/log2timeline_plaso__container-json.log", "docker"),
         ("docker/docker_events/rhixecompany_banking__docker-events.json.log", "docker-events"),
+        (
+            "nvidia_smi/table/jarkko-hautakorpi_asus_X670-P_WIFI_Bifurcation_problems__nvidia-smi.log",
+            "gpu-table",
+        ),
+        ("loghub/Linux/Linux_2k.log", "journal-short"),
     ],
 )
 def test_auto_detects_kind(capsys: pytest.CaptureFixture[str], rel: str, kind: str) -> None:
     code, summary, _ = run_cli(capsys, str(REALDATA / rel))
     assert code == 0 and summary is not None and summary["kind"] == kind
-
-
-@needs_realdata
-@pytest.mark.parametrize(
-    "folder", ["nvidia_smi/dmon", "nvidia_smi/table", "nvidia_smi/captures_multi_format"]
-)
-def test_non_query_gpu_outputs_are_rejected_by_auto(capsys: pytest.CaptureFixture[str], folder: str) -> None:
-    """dmon/table/multi-section captures are not query-gpu CSV: auto refuses them (exit 2, one line)."""
-    for path in sorted((REALDATA / folder).glob("*.txt")) + sorted((REALDATA / folder).glob("*.log")):
-        code, summary, err = run_cli(capsys, str(path))
-        assert code == 2 and summary is None
-        assert err.count("\n") == 1 and "--kind" in err
 
 
 @needs_realdata

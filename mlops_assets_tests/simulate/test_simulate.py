@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from mlops_assets.lib.contracts.raw import GPU_QUERY_FIELDS
 from mlops_assets.simulate import FAULT_KINDS, FaultSpec, default_schedule, read_labels, simulate
 from mlops_assets.simulate.schedule import GAP_MINUTES, MAX_MINUTES, MIN_MINUTES
 
@@ -168,7 +169,7 @@ def test_nvidia_smi_rows_have_every_field(sim: Path) -> None:
     )
     for line in lines[1:]:
         if not line.startswith("Unable to determine the device handle"):
-            assert len(line.split(", ")) == 17, line
+            assert len(line.split(", ")) == len(GPU_QUERY_FIELDS), line
 
 
 def test_xid79_gpu_falls_off_bus_only_in_window(sim: Path, gpu: pd.DataFrame) -> None:

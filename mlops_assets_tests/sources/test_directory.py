@@ -155,3 +155,139 @@ def test_symlink_member_is_rejected(tmp_path: Path) -> None:
         tar.addfile(info)
     with pytest.raises(ValueError, match="link or device"):
         DirectorySource(archive)
+
+
+def _text_landing(root: Path) -> Path:
+    """A host whose files are all in non-default formats, as users copy them in."""
+    host = root / "h2"
+    (host / "docker").mkdir(parents=True)
+    (host / "journal.json").write_text(
+        "-- Logs begin at Sun 2026-11-01 00:00:00 UTC, end at Sun 2026-11-01 02:00:00 UTC. --\n"
+        "Nov 01 00:10:00 h2 systemd[1]: Started a.\n"
+        "Nov 01 01:10:00 h2 dockerd[9]: x\n"
+        "  continued\n"
+        "-- Reboot --\n"
+        "Nov 01 01:20:00 h2 kernel: Linux version 6.8\n"
+    )
+    (host / "kernel.json").write_text(
+        "Nov  1 00:30:00 h2 kernel: [  100.500000] NVRM: Xid (PCI:0000:3b:00): 79, pid=1, GPU has fallen off the bus.\n"
+        "Nov  1 01:30:00 h2 kernel: [ 3700.000000] nvidia-modeset: ok\n"
+    )
+    (host / "nvidia-smi.csv").write_text(
+        "name, index, timestamp, temperature.gpu, remapped_rows.pending\n"
+        "NVIDIA H100 80GB HBM3, 0, 2026/11/01 00:00:01.000, 40, No\n"
+        "NVIDIA H100 80GB HBM3, 0, 2026/11/01 01:00:01.000, 41, Yes\n"
+    )
+    (host / "docker/events.json").write_text(
+        "2026-11-01T00:05:00.000000000Z container die abcdef012345 (exitCode=1, image=x, name=app, desc=a\n"
+        "b)\n"
+    )
+    return host
+
+
+def test_every_source_in_text_formats_is_detected_sliced_and_parsed(tmp_path: Path) -> None:
+    from mlops_assets.lib.parsing.bundle import parse_bundle
+
+    host = _text_landing(tmp_path)
+    src = DirectorySource(tmp_path)
+    probe = src.probe("h2")
+    assert probe.reachable and probe.latest_ts == datetime(2026, 11, 1, 1, 30, tzinfo=UTC)
+    hours = [src.fetch("h2", START + timedelta(hours=h), START + timedelta(hours=h + 1)) for h in range(2)]
+    for source, member in (
+        ("journal", "journal.json"),
+        ("kernel", "kernel.json"),
+        ("docker_events", "events.json"),
+    ):
+        assert (
+            b"".join(b[source][member] for b in hours)
+            == (host / "docker" / member if source == "docker_events" else host / member).read_bytes()
+        )
+    assert hours[0]["journal"]["journal.json.format"] == b"journal-short;year=2026"
+    parsed = [parse_bundle(b, "h2") for b in hours]
+    counts = [{t: len(df) for t, df in p.tables.items() if len(df)} for p in parsed]
+    assert counts == [
+        {"gpu_samples": 1, "journal_entries": 1, "kernel_events": 1, "docker_events": 1},
+        {"gpu_samples": 1, "journal_entries": 2, "kernel_events": 1},
+    ]
+    assert all(len(p.quarantine) == 0 for p in parsed)
+    for h, p in enumerate(parsed):  # every row lands in its own hour: no 1970, no neighbour hour
+        for df in p.tables.values():
+            if len(df):
+                assert (
+                    (df["ts"] >= START + timedelta(hours=h)) & (df["ts"] < START + timedelta(hours=h + 1))
+                ).all()
+    assert parsed[1].tables["gpu_samples"]["remapped_rows_pending"].tolist() == [True]
+    assert parsed[0].tables["kernel_events"]["xid"].tolist() == [79]
+    assert parsed[1].tables["journal_entries"]["boot_id"].notna().tolist() == [False, True]
+
+
+def test_short_journal_is_never_invalid_json_in_1970(tmp_path: Path) -> None:
+    """The measured bug: a short-format journal.json became invalid_json rows in the 1970 hour."""
+    from mlops_assets.lib.parsing.bundle import parse_source
+
+    host = tmp_path / "h3"
+    host.mkdir()
+    (host / "journal.json").write_text(
+        "Nov 01 00:10:00 h3 sshd[1]: Accepted key\nNov 01 00:20:00 h3 sshd[1]: x\n"
+    )
+    src = DirectorySource(tmp_path)
+    assert src.fetch("h3", datetime(1970, 1, 1, tzinfo=UTC), datetime(1970, 1, 1, 1, tzinfo=UTC))[
+        "journal"
+    ] == {
+        "journal.json": b"",
+        "journal.json.format": b"journal-short",
+    }
+    members = src.fetch("h3", START, START + timedelta(hours=1))["journal"]
+    parsed = parse_source("journal", members, "h3")
+    assert parsed.rows == 2 and len(parsed.quarantine) == 0
+
+
+@pytest.mark.parametrize(
+    ("member", "content", "seen"),
+    [
+        ("journal.json", "134681 node-246 unix.hw state_change.unavailable 1077804742 1 x\n", "unrecognised"),
+        ("kernel.json", "[    2.608284] mlx5_core 0000:3b:00.0: firmware\n", "wall-clock"),
+        ("nvidia-smi.csv", "Nov  1 00:30:00 h kernel: hello\n", "format 'kernel'"),
+    ],
+)
+def test_unsupported_formats_are_refused_loudly(tmp_path: Path, member: str, content: str, seen: str) -> None:
+    from mlops_assets.lib.parsing.landing import UnsupportedFormatError
+
+    host = tmp_path / "h4"
+    host.mkdir()
+    (host / member).write_text(content)
+    src = DirectorySource(tmp_path)
+    with pytest.raises(UnsupportedFormatError, match=seen) as info:
+        src.fetch("h4", START, START + timedelta(hours=1))
+    assert str(host / member) in str(info.value)
+    probe = src.probe("h4")
+    if seen != "wall-clock":  # the probe reads heads and tails only; a fetch reads the whole file
+        assert (
+            not probe.reachable and str(host / member) in (probe.error or "") and seen in (probe.error or "")
+        )
+
+
+@pytest.mark.parametrize(
+    ("source", "content", "kind"),
+    [
+        ("journal", b"Nov 01 00:10:00 h kernel: a\nNov 01 00:10:01 h kernel: b\n", "journal-short"),
+        ("journal", b"2026-11-01T00:10:00+0000 h kernel: a\n", "journal-short-iso"),
+        ("journal", b"-- No entries --\n", "journal"),
+        ("kernel", b"kern  :warn  : 2026-11-01T00:10:00,1+00:00 NVRM: x\n", "kernel"),
+        ("kernel", b"Nov  1 00:10:00 h kernel: [ 1.0] x\n", "kernel"),
+        ("docker_logs", b"2026-11-01T00:10:00.1Z Nov 01 00:10:00 app said: hi\n", "docker-logs"),
+        ("docker_logs", b'{"log":"x\\n","stream":"stdout","time":"2026-11-01T00:10:00Z"}\n', "docker"),
+        ("docker_events", b"2026-11-01T00:10:00Z container start abcdef012345 (name=a)\n", "docker-events"),
+    ],
+)
+def test_accepted_formats_per_source(source: str, content: bytes, kind: str) -> None:
+    from mlops_assets.lib.parsing.landing import check_format
+
+    assert check_format("f", content, source) == kind
+
+
+def test_journal_export_is_refused_in_the_landing_folder() -> None:
+    from mlops_assets.lib.parsing.landing import UnsupportedFormatError, check_format
+
+    with pytest.raises(UnsupportedFormatError, match="format 'journal-export'.*journalctl -o json"):
+        check_format("journal.json", b"__CURSOR=s=1\n__REALTIME_TIMESTAMP=1\nMESSAGE=x\n", "journal")

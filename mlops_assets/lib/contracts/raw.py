@@ -27,8 +27,13 @@ MEMBER_JOURNAL = "journal.json"
 MEMBER_KERNEL = "kernel.json"
 MEMBER_DOCKER_EVENTS = "events.json"
 MEMBER_DOCKER_PS = "ps.json"
+# "<member>.format" (ASCII, e.g. "journal-short;year=2025"): the parser kind of a member that is
+# not in the layout's own format (landing folders, lib/parsing/landing.py); absent = the default
+FORMAT_SUFFIX = ".format"
 
-GPU_QUERY_FIELDS: tuple[str, ...] = (
+# Fields every driver of the last decade accepts (clocks_throttle_reasons.active is still accepted
+# by current drivers, which print it under its new name clocks_event_reasons.active).
+GPU_BASE_FIELDS: tuple[str, ...] = (
     "timestamp",
     "index",
     "uuid",
@@ -47,5 +52,19 @@ GPU_QUERY_FIELDS: tuple[str, ...] = (
     "clocks_throttle_reasons.active",
     "ecc.errors.uncorrected.volatile.total",
 )
+# Fields the health rules need (issue 13). Names checked against --help-query-gpu and the CSV of
+# drivers 590/595/610 (realdata captures); consumer boards print [N/A] for the ECC/remap ones and
+# GDDR boards N/A for temperature.memory. Older drivers may reject a name outright (the whole
+# query fails), so sources/commands.py builds the sampler from what the driver lists.
+GPU_HEALTH_FIELDS: tuple[str, ...] = (
+    "ecc.errors.uncorrected.aggregate.total",
+    "remapped_rows.pending",
+    "remapped_rows.failure",
+    "retired_pages.pending",
+    "temperature.memory",
+    "pcie.link.gen.current",
+    "pcie.link.width.current",
+)
+GPU_QUERY_FIELDS: tuple[str, ...] = GPU_BASE_FIELDS + GPU_HEALTH_FIELDS
 
 RawBundle = dict[str, dict[str, bytes]]

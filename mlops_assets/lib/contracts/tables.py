@@ -32,6 +32,16 @@ GPU_SAMPLES: dict[str, str] = {
     "pstate": "string",
     "throttle_reasons": "Int64",  # bitmask of clocks_throttle_reasons.active
     "ecc_uncorrected": "Int64",
+    # issue 13 item 2 (all nullable: a field the driver or card does not support is null)
+    "pci_bus": "string",  # pci.bus_id normalised like gpu_values.normalise_pci ("0000:3b:00")
+    "clocks_event_reasons": "Int64",  # clocks_event_reasons.active (or the older throttle name)
+    "ecc_uncorrected_aggregate": "Int64",  # ecc.errors.uncorrected.aggregate.total (lifetime)
+    "remapped_rows_pending": "boolean",
+    "remapped_rows_failure": "boolean",
+    "retired_pages_pending": "boolean",
+    "memory_temp_c": "Float32",  # temperature.memory (HBM boards; N/A on GDDR)
+    "pcie_link_gen": "Int8",  # pcie.link.gen.current
+    "pcie_link_width": "Int8",  # pcie.link.width.current
 }
 
 # Failures printed by nvidia-smi itself ("Unable to determine the device handle", "GPU has fallen

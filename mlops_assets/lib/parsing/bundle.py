@@ -1,17 +1,26 @@
 """Parse a RawBundle (one host, one window, every source) into the contract tables + quarantine.
 
 This is the single mapping from raw members to parsers, shared by the parse assets, the held-out
-evaluation and the CLI demo, so the three can never parse the same bytes differently.
+evaluation and the CLI demo, so the three can never parse the same bytes differently. A member
+with a ``<member>.format`` companion (landing folders: lib/parsing/landing.py) is parsed as the
+kind it names; without one, as the layout's own format.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import pandas as pd
 
-from mlops_assets.lib.contracts.raw import MEMBER_DOCKER_EVENTS, MEMBER_GPU, MEMBER_JOURNAL, MEMBER_KERNEL
+from mlops_assets.lib.contracts.raw import (
+    FORMAT_SUFFIX,
+    MEMBER_DOCKER_EVENTS,
+    MEMBER_GPU,
+    MEMBER_JOURNAL,
+    MEMBER_KERNEL,
+)
 from mlops_assets.lib.contracts.tables import QUARANTINE, TABLES, ParseResult, conform, empty_frame
 
 # source -> the tables it produces (first one is the source's main table)
@@ -59,18 +68,39 @@ def _tagged_quarantine(result: ParseResult, source: str) -> pd.DataFrame:
     return conform(q, QUARANTINE)
 
 
-def parse_source(source: str, members: Mapping[str, bytes], host: str) -> SourceParse:
-    """Parse every member of one source. Unknown members are quarantined, never ignored."""
+def parse_source(
+    source: str, members: Mapping[str, bytes], host: str, reference: datetime | None = None
+) -> SourceParse:
+    """Parse every member of one source. Unknown members are quarantined, never ignored.
+
+    ``reference``: the time yearless syslog lines are dated against (the partition end) when the
+    member's format hint carries no year.
+    """
+    from mlops_assets.lib.parsing.detect import parse_any
     from mlops_assets.lib.parsing.docker import parse_docker_events, parse_docker_logs
     from mlops_assets.lib.parsing.gpu import parse_gpu_csv
     from mlops_assets.lib.parsing.journal import parse_journal_json
     from mlops_assets.lib.parsing.kernel import parse_kernel
+    from mlops_assets.lib.parsing.landing import ACCEPTED, parse_format_member
 
     results: list[tuple[str, ParseResult]] = []  # (table, result)
     unknown: list[str] = []
+    hints = {n.removesuffix(FORMAT_SUFFIX): members[n] for n in members if n.endswith(FORMAT_SUFFIX)}
     for name in sorted(members):
         data = members[name]
-        if source == "gpu" and name == MEMBER_GPU:
+        if name.endswith(FORMAT_SUFFIX) and name.removesuffix(FORMAT_SUFFIX) in members:
+            continue
+        if name in hints:
+            kind, kw = parse_format_member(hints[name])
+            if kind not in ACCEPTED.get(source, {}).values():
+                unknown.append(name)
+                continue
+            container, _, stream = name.rpartition(".")
+            res = parse_any(
+                data, kind, host=host, reference=reference, container=container, stream=stream, **kw
+            )
+            results.append((SOURCE_TABLES[source][0], res))
+        elif source == "gpu" and name == MEMBER_GPU:
             results.append(("gpu_samples", parse_gpu_csv(data, host)))
         elif source == "journal" and name == MEMBER_JOURNAL:
             results.append(("journal_entries", parse_journal_json(data, host)))
@@ -129,8 +159,10 @@ def parse_source(source: str, members: Mapping[str, bytes], host: str) -> Source
     return SourceParse(source, tables, quarantine, records_in, skipped, notes)
 
 
-def parse_bundle(bundle: Mapping[str, Mapping[str, bytes]], host: str) -> ParsedBundle:
-    by_source = {source: parse_source(source, members, host) for source, members in bundle.items()}
+def parse_bundle(
+    bundle: Mapping[str, Mapping[str, bytes]], host: str, reference: datetime | None = None
+) -> ParsedBundle:
+    by_source = {source: parse_source(source, members, host, reference) for source, members in bundle.items()}
     tables: dict[str, pd.DataFrame] = {}
     for sp in by_source.values():
         tables.update(sp.tables)

@@ -4,6 +4,11 @@ Actions are normalised so that features can count them: ``health_status: unhealt
 state, ``exec_start: bash -c …`` drops the command (high cardinality, may hold secrets), events of
 other object types are prefixed with the type (``network connect``). exit_code comes from
 ``Actor.Attributes.exitCode`` (text: ``exitCode=137``).
+
+In the text format an attribute value may hold newlines (image labels such as a multi-line
+``org.opencontainers.image.description``): lines that do not start with an RFC 3339 time continue
+the event above them (counted as skipped, ``notes["continuation_lines"]``). Attributes are split
+at ``, key=`` boundaries, so values containing ", " stay whole.
 """
 
 from __future__ import annotations
@@ -20,8 +25,21 @@ from mlops_assets.lib.parsing.records import Quarantine, build_result
 
 TEXT_RE = re.compile(
     r"^(?P<ts>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2}))\s+(?P<type>[a-z]+)\s+"
-    r"(?P<action>.+?)\s+(?P<id>[0-9a-f]{12,64}|\S+)(?:\s+\((?P<attrs>.*)\))?$"
+    r"(?P<action>.+?)\s+(?P<id>[0-9a-f]{12,64}|\S+)(?:\s+\((?P<attrs>.*)\))?$",
+    re.DOTALL,
 )
+_TS_START = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
+_ATTR_KEY = re.compile(r"(?:^|, )([A-Za-z0-9_.\-/]+)=")
+
+
+def parse_attributes(text: str) -> dict[str, str]:
+    """``a=1, b=x, y, c=3`` -> {"a": "1", "b": "x, y", "c": "3"} (values may hold ", " and newlines)."""
+    keys = list(_ATTR_KEY.finditer(text))
+    out: dict[str, str] = {}
+    for k, m in enumerate(keys):
+        end = keys[k + 1].start() if k + 1 < len(keys) else len(text)
+        out.setdefault(m.group(1), text[m.end() : end])
+    return out
 
 
 def normalise_action(action: str, obj_type: str = "container") -> str:
@@ -68,7 +86,7 @@ def _from_text(line: str) -> tuple[dict[str, Any] | None, str]:
     ts = pd.to_datetime(m.group("ts"), utc=True, errors="coerce", format="ISO8601")
     if pd.isna(ts):
         return None, "bad_timestamp"
-    attrs = dict(part.split("=", 1) for part in (m.group("attrs") or "").split(", ") if "=" in part)
+    attrs = parse_attributes(m.group("attrs") or "")
     obj_type = m.group("type")
     container = attrs.get("name") or m.group("id")[:12]
     if obj_type != "container":
@@ -83,27 +101,49 @@ def _from_text(line: str) -> tuple[dict[str, Any] | None, str]:
 
 
 def parse_docker_events(data: bytes, host: str) -> ParseResult:
-    """Parse ``docker events`` output (JSON lines or text lines, may be mixed) of one host."""
+    """Parse ``docker events`` output (JSON lines or text events, may be mixed) of one host."""
     lines, notes = decode_lines(data)
     q = Quarantine(host, "docker_events")
     rows: list[dict[str, Any]] = []
-    skipped = 0
+    skipped = continuations = 0
+    pending: tuple[int, list[str]] | None = None  # text event being assembled: (line_no, lines)
+
+    def flush() -> None:
+        if pending is None:
+            return
+        no, parts = pending
+        row, reason = _from_text("\n".join(parts))
+        if row is None:
+            q.add(no, reason, "\n".join(parts))
+        else:
+            rows.append({**row, "host": host})
+
     for no, line in enumerate(lines, start=1):
         text = line.strip()
+        if pending is not None and text and not text.startswith("{") and not _TS_START.match(text):
+            pending[1].append(line.rstrip("\r"))
+            skipped, continuations = skipped + 1, continuations + 1
+            continue
+        flush()
+        pending = None
         if not text:
             skipped += 1
-            continue
-        if text.startswith("{"):
+        elif text.startswith("{"):
             try:
                 obj = json.loads(text)
             except (ValueError, RecursionError):
                 q.add(no, "invalid_json", line)
                 continue
             row, reason = _from_json(obj) if isinstance(obj, dict) else (None, "not_an_object")
+            if row is None:
+                q.add(no, reason, line)
+            else:
+                rows.append({**row, "host": host})
+        elif _TS_START.match(text):
+            pending = (no, [text])
         else:
-            row, reason = _from_text(text)
-        if row is None:
-            q.add(no, reason, line)
-        else:
-            rows.append({**row, "host": host})
+            q.add(no, "unrecognised_line", line)
+    flush()
+    if continuations:
+        notes["continuation_lines"] = continuations
     return build_result("docker-events", "docker_events", rows, q, len(lines), skipped, notes=notes)

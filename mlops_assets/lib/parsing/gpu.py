@@ -3,9 +3,11 @@
 Fast path: lines that are not samples (headers, blank lines, failure messages) are rare, so they are
 found with one regex over the bytes and cut out; the remaining sample lines of each header segment
 go through pyarrow's CSV reader as strings and are converted column-wise (units stripped, ``[N/A]``
--> null). Column mapping is driven by the header, so custom field orders/subsets and headers with
-units (``utilization.gpu [%]``) work. A file without any header is read in GPU_QUERY_FIELDS order
-when its rows have exactly that many fields (``--format=csv,noheader``).
+-> null). Column mapping is driven by the header (gpu_header.py), so any field order or subset and
+headers with units (``utilization.gpu [%]``) work; a sample whose first field is text (``name``
+first) is still a sample when it has the header's field count. A file without any header is read
+in GPU_QUERY_FIELDS (or GPU_BASE_FIELDS) order when its rows have exactly that many fields
+(``--format=csv,noheader``).
 
 Timestamps like ``2026/11/23 14:00:05.123`` carry no zone: they are the host's local time and are
 read as UTC (stated in ``notes["timezone"]``); ISO timestamps with a zone are converted to UTC.
@@ -20,9 +22,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops_assets.lib.contracts.raw import GPU_QUERY_FIELDS
 from mlops_assets.lib.contracts.tables import GPU_ERRORS, GPU_SAMPLES, ParseResult, conform, empty_frame
 from mlops_assets.lib.parsing.arrow_util import constant_strings
+from mlops_assets.lib.parsing.gpu_header import (
+    DERIVED,
+    FAILURE_RE,
+    NOHEADER_LAYOUTS,
+    header_mapping,
+    split_fields,
+)
 from mlops_assets.lib.parsing.gpu_time import parse_timestamps
 from mlops_assets.lib.parsing.gpu_values import (
     column_values,
@@ -30,43 +38,6 @@ from mlops_assets.lib.parsing.gpu_values import (
     read_csv_columns,
 )
 from mlops_assets.lib.parsing.records import Quarantine, build_result
-
-# normalised header name -> gpu_samples column (first matching header column wins)
-FIELD_ALIASES: dict[str, str] = {
-    "timestamp": "ts",
-    "index": "gpu_index",
-    "gpu_index": "gpu_index",
-    "gpu": "gpu_index",
-    "uuid": "gpu_uuid",
-    "gpu_uuid": "gpu_uuid",
-    "name": "gpu_name",
-    "gpu_name": "gpu_name",
-    "temperature.gpu": "temperature_c",
-    "temperature_c": "temperature_c",
-    "utilization.gpu": "util_gpu_pct",
-    "utilization_gpu_percent": "util_gpu_pct",
-    "utilization.memory": "util_mem_pct",
-    "utilization_memory_percent": "util_mem_pct",
-    "memory.used": "mem_used_mib",
-    "memory.total": "mem_total_mib",
-    "power.draw": "power_w",
-    "power_w": "power_w",
-    "power.limit": "power_limit_w",
-    "enforced.power.limit": "power_limit_w",
-    "fan.speed": "fan_pct",
-    "clocks.sm": "sm_clock_mhz",
-    "clocks.current.sm": "sm_clock_mhz",
-    "pstate": "pstate",
-    "clocks_throttle_reasons.active": "throttle_reasons",
-    "clocks_event_reasons.active": "throttle_reasons",
-    "ecc.errors.uncorrected.volatile.total": "ecc_uncorrected",
-}
-
-FAILURE_RE = re.compile(
-    r"Unable to determine the device handle|fallen off the bus|No devices were found|"
-    r"NVIDIA-SMI has failed|Failed to initialize NVML|GPU is lost|Unknown Error"
-)
-
 
 _NOT_A_SAMPLE_START = re.compile(rb"\n(?=[^0-9])")
 
@@ -87,25 +58,6 @@ def _special_lines(data: bytes) -> list[tuple[int, int]]:
         end = data.find(b"\n", start)
         out.append((start, len(data) if end < 0 else end))
     return out
-
-
-def normalise_header_name(name: str) -> str:
-    """``utilization.gpu [%]`` -> ``utilization.gpu``; ``Temperature_C`` -> ``temperature_c``."""
-    return re.sub(r"\s*\[[^\]]*\]\s*$", "", name.strip()).strip().lower()
-
-
-def header_mapping(fields: list[str]) -> dict[int, str] | None:
-    """Column position -> contract column, or None when ``fields`` is not a query-gpu header."""
-    mapping: dict[int, str] = {}
-    for pos, name in enumerate(fields):
-        col = FIELD_ALIASES.get(normalise_header_name(name))
-        if col is not None and col not in mapping.values():
-            mapping[pos] = col
-    return mapping if len(mapping) >= 2 and "ts" in mapping.values() else None
-
-
-def split_fields(line: str) -> list[str]:
-    return [f.strip() for f in line.split(",")]
 
 
 class _Segment:
@@ -205,6 +157,8 @@ def _segment(data: bytes, quarantine: Quarantine):
             current.add(start, min(end + 1, len(data)), line_no, 1)
         elif FAILURE_RE.search(text):
             errors.append((line_no, text))
+        elif current.header is not None and len(fields) == len(current.header):
+            current.add(start, min(end + 1, len(data)), line_no, 1)  # first field is text (name, uuid)
         else:
             quarantine.add(line_no, "not_a_sample", text)
     if pos < len(data):  # the rest of the file: its lines are all the lines not seen yet
@@ -238,13 +192,13 @@ def _parse_segment(
     header, mapping = seg.header, seg.mapping
     first_fields = split_fields(bytes(buf[:65536]).split(b"\n", 1)[0].decode("utf-8", errors="replace"))
     if header is None:
-        if len(first_fields) != len(GPU_QUERY_FIELDS):
+        if len(first_fields) not in NOHEADER_LAYOUTS:
             for k, text in enumerate(bytes(buf).split(b"\n")[: offsets[-1]], start=1):
                 quarantine.add(original_line(k), "no_header", text.rstrip(b"\r"))
             return None
-        header = list(GPU_QUERY_FIELDS)
+        header = list(NOHEADER_LAYOUTS[len(first_fields)])
         mapping = header_mapping(header)
-        notes["assumed_header"] = "GPU_QUERY_FIELDS (file has no header)"
+        notes["assumed_header"] = f"{len(header)} GPU_QUERY_FIELDS (file has no header)"
     assert mapping is not None
     table, bad = read_csv_columns(buf, mapping, len(header))
     last_line = offsets[-1]
@@ -262,6 +216,9 @@ def _parse_segment(
     for pos, col in mapping.items():
         if col != "ts":
             out[col] = column_values(col, table.column(f"c{pos}"), notes)
+    for col, source in DERIVED.items():
+        if source in out:
+            out[col] = out[source]
     out["line_no"] = kept_line_nos
     df = pd.DataFrame(out, copy=False)
     bad_ts = df["ts"].isna().to_numpy()

@@ -61,11 +61,13 @@ def column_values(col_name: str, col: pa.ChunkedArray | pa.Array, notes: dict[st
         return pd.Series(col.to_pylist(), dtype="string")
     if col_name == "throttle_reasons":
         return _hex_ints(col, notes)
+    if dtype == "boolean":
+        return _booleans(col, notes)
     if pa.types.is_floating(col.type):  # already converted by the CSV reader
         return numeric_series(col.to_numpy(zero_copy_only=False).astype(np.float64), dtype)
     if dtype == "string":
-        if col_name != "pci_bus" and _is_dictionary(col):  # few distinct values: clean those only
-            return _dictionary_strings(col)
+        if _is_dictionary(col):  # few distinct values: clean (and normalise) those only
+            return _dictionary_strings(col, normalise_pci if col_name == "pci_bus" else None)
         s = pc.utf8_trim_whitespace(_plain(col))
         null = pc.or_(pc.match_substring_regex(s, r"^\[.*\]$"), pc.match_substring_regex(s, r"^(N/A|)$"))
         s = pc.if_else(null, pa.scalar(None, pa.string()), s)
@@ -98,12 +100,16 @@ def _clean_text(v: str | None) -> str | None:
     return None if v in ("", "N/A") or (v.startswith("[") and v.endswith("]")) else v
 
 
-def _dictionary_strings(col: pa.ChunkedArray | pa.Array) -> pd.Series:
-    """Dictionary-encoded text column -> pandas ``string``; each distinct value is cleaned once."""
+def _dictionary_strings(col: pa.ChunkedArray | pa.Array, post: Any = None) -> pd.Series:
+    """Dictionary-encoded text column -> pandas ``string``; each distinct value is cleaned once
+    (and passed through ``post``, e.g. PCI normalisation, when given)."""
     chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
     parts = []
     for chunk in chunks:
-        values = np.array([_clean_text(v) for v in chunk.dictionary.to_pylist()] + [None], dtype=object)
+        cleaned = [_clean_text(v) for v in chunk.dictionary.to_pylist()]
+        if post is not None:
+            cleaned = [post(v) if v else None for v in cleaned]
+        values = np.array(cleaned + [None], dtype=object)
         idx = chunk.indices.fill_null(len(values) - 1).to_numpy(zero_copy_only=False)
         parts.append(values[idx])
     obj = np.concatenate(parts) if parts else np.array([], dtype=object)
@@ -142,6 +148,31 @@ def _hex_ints(col: Any, notes: dict[str, Any]) -> pd.Series:
     table = pd.array(lookup + [None], dtype="Int64")
     idx = np.where(pd.isna(idx), len(lookup), idx).astype(np.int64)
     return pd.Series(table[idx])
+
+
+_TRUE = frozenset({"yes", "active", "true", "enabled", "1"})
+_FALSE = frozenset({"no", "not active", "false", "disabled", "0"})
+
+
+def _booleans(col: Any, notes: dict[str, Any]) -> pd.Series:
+    """``Yes``/``No`` (remapped_rows.pending, retired_pages.pending) -> boolean; markers -> null."""
+    s = pc.utf8_lower(pc.utf8_trim_whitespace(_plain(col)))
+    encoded = (
+        pc.dictionary_encode(s).combine_chunks()
+        if isinstance(s, pa.ChunkedArray)
+        else pc.dictionary_encode(s)
+    )
+    lookup: list[bool | None] = []
+    odd = 0
+    for v in encoded.dictionary.to_pylist():
+        value = True if v in _TRUE else False if v in _FALSE else None
+        lookup.append(value)
+        odd += value is None and not (v is None or v.startswith("[") or v in ("n/a", ""))
+    if odd:
+        notes["unparseable_values"] = notes.get("unparseable_values", 0) + odd
+    idx = encoded.indices.to_numpy(zero_copy_only=False)
+    idx = np.where(pd.isna(idx), len(lookup), idx).astype(np.int64)
+    return pd.Series(pd.array(lookup + [None], dtype="boolean")[idx])
 
 
 NULL_MARKERS = [

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from mlops_assets.lib.contracts.tables import ParseResult
+from mlops_assets.lib.parsing.gpu_values import normalise_pci
 from mlops_assets.lib.parsing.records import Quarantine, build_result
 
 # NVML clocks event reason bits (nvmlClocksEventReason*)
@@ -55,6 +56,14 @@ PATHS: dict[str, tuple[str, ...]] = {
     "fan_pct": ("fan_speed",),
     "sm_clock_mhz": ("clocks/sm_clock",),
     "pstate": ("performance_state",),
+    "memory_temp_c": ("temperature/memory_temp",),
+    "pcie_link_gen": ("pci/pci_gpu_link_info/pcie_gen/current_link_gen",),
+    "pcie_link_width": ("pci/pci_gpu_link_info/link_widths/current_link_width",),
+}
+FLAGS: dict[str, tuple[str, ...]] = {
+    "remapped_rows_pending": ("remapped_rows/remapped_row_pending",),
+    "remapped_rows_failure": ("remapped_rows/remapped_row_failure",),
+    "retired_pages_pending": ("retired_pages/pending_retirement", "retired_pages/pending_blacklist"),
 }
 _NUMBER = re.compile(r"^\s*(-?\d+(?:\.\d+)?)")
 NO_ZONE_NOTE = "<timestamp> has no zone: read as UTC (nvidia-smi prints local time)"
@@ -89,8 +98,8 @@ def _throttle(gpu: ET.Element) -> int | None:
     return mask if seen else None
 
 
-def _ecc_uncorrected(gpu: ET.Element) -> int | None:
-    volatile = gpu.find("ecc_errors/volatile")
+def _ecc_uncorrected(gpu: ET.Element, counter: str = "volatile") -> int | None:
+    volatile = gpu.find(f"ecc_errors/{counter}")
     if volatile is None:
         return None
     legacy = _number(_text(volatile, ("double_bit/total",)))
@@ -124,8 +133,13 @@ def parse_gpu_xml(data: bytes, host: str) -> ParseResult:
         for col, paths in PATHS.items():
             value = _text(gpu, paths)
             row[col] = value if col in ("gpu_uuid", "gpu_name", "pstate") else _number(value)
-        row["throttle_reasons"] = _throttle(gpu)
+        row["throttle_reasons"] = row["clocks_event_reasons"] = _throttle(gpu)
         row["ecc_uncorrected"] = _ecc_uncorrected(gpu)
+        row["ecc_uncorrected_aggregate"] = _ecc_uncorrected(gpu, "aggregate")
+        row["pci_bus"] = normalise_pci(_text(gpu, ("pci/pci_bus_id",)) or "")
+        for col, paths in FLAGS.items():
+            flag = (_text(gpu, paths) or "").lower()
+            row[col] = True if flag == "yes" else False if flag == "no" else None
         rows.append(row)
     notes = {"timezone": NO_ZONE_NOTE, "driver_version": root.findtext("driver_version")} if gpus else {}
     if not gpus:

@@ -1,63 +1,95 @@
 """journalctl's other output modes -> journal_entries: ``-o export``, ``-o short-iso``, ``-o short``.
 
 These are import formats (archives, bug reports), far smaller than the live JSON feed, so they are
-parsed line by line in Python. Text modes carry no priority, unit, boot id or cursor: those stay
-null. ``short`` has no year and no zone: the year is taken from ``year`` or inferred (latest year
-that does not put the file in the future; Dec -> Jan rolls it over) and reported in
-``notes["year_inferred"]``; times without zone are read as UTC (``notes["timezone"]``).
+parsed line by line in Python. Text modes carry no priority, unit or cursor: those stay null.
+``short`` has no year and no zone and its month names follow the exporting locale (months.py):
+the year rule is syslog_time.py's (notes say which reference was used); times are read as UTC.
 Lines starting with whitespace continue the previous message (journalctl indents multi-line
-messages); ``-- Boot … --`` / ``-- No entries --`` markers are structural and counted as skipped.
+messages). Banners, ``-- No entries --`` and boot markers are structural and counted as skipped;
+after a ``-- Reboot --`` marker entries get a boot id of their own (the marker's id when systemd
+prints ``-- Boot <id> --``, else one derived from host and the boot's first entry time).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import struct
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
 from mlops_assets.lib.contracts.tables import ParseResult
 from mlops_assets.lib.parsing.decode import decode_lines
+from mlops_assets.lib.parsing.months import LC_ALL_FIX, month_number
 from mlops_assets.lib.parsing.records import Quarantine, build_result
+from mlops_assets.lib.parsing.syslog_time import (
+    BOOT_RE,
+    SHORT_PREFIX_RE,
+    SHORT_RE,
+    STRUCTURAL_RE,
+    with_years,
+)
 
 _IDENT = r"(?P<ident>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?:\s?(?P<msg>.*)$"
 SHORT_ISO_RE = re.compile(
     r"^(?P<ts>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?)\s+(?P<host>\S+)\s+"
     + _IDENT
 )
-SHORT_RE = re.compile(
-    r"^(?P<mon>[A-Z][a-z]{2})\s+(?P<day>\d{1,2})\s+(?P<time>\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)\s+(?P<host>\S+)\s+"
-    + _IDENT
-)
-_MARKER_RE = re.compile(r"^-- .* --$")
-_MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), start=1)}
 NO_ZONE_NOTE = "times without zone read as UTC (journalctl prints the host's local time)"
+__all__ = [
+    "SHORT_ISO_RE",
+    "SHORT_RE",
+    "parse_journal_export",
+    "parse_journal_short",
+    "parse_journal_short_iso",
+]
 
 
-def _row(ts: pd.Timestamp, m: re.Match[str]) -> dict[str, Any]:
+def _row(ts: pd.Timestamp | None, m: re.Match[str]) -> dict[str, Any]:
     pid = m.group("pid")
     return {
         "ts": ts,
         "identifier": m.group("ident"),
-        "pid": int(pid) if pid else None,
+        "pid": int(pid) if pid and len(pid) < 12 else None,
         "message": m.group("msg"),
     }
 
 
-def _text_result(kind: str, data: bytes, host: str, parse_line: Any, notes: dict[str, Any]) -> ParseResult:
-    """Shared loop: blank/marker lines skipped, indented lines continue the previous message."""
+def boot_id_for(host: str, first_ts: Any) -> str:
+    """A stable 32-hex boot id for a boot known only from a ``-- Reboot --`` marker."""
+    return hashlib.sha256(f"{host}|{first_ts}".encode()).hexdigest()[:32]
+
+
+def _text_result(
+    kind: str,
+    data: bytes,
+    host: str,
+    parse_line: Any,
+    notes: dict[str, Any],
+    is_record: re.Pattern[str],
+    finish: Any = None,
+) -> ParseResult:
+    """Shared loop: blank/structural lines skipped, indented lines continue the previous message,
+    boot markers start a new boot; ``finish(rows, q)`` completes the rows (e.g. assigns years)."""
     lines, decode_notes = decode_lines(data)
     notes.update(decode_notes)
     q = Quarantine(host, "journal")
     rows: list[dict[str, Any]] = []
     skipped = continuations = 0
+    boot, boot_ids = 0, {0: None}
     for no, line in enumerate(lines, start=1):
-        if not line.strip() or _MARKER_RE.match(line.strip()):
+        stripped = line.strip()
+        if not stripped:
             skipped += 1
-        elif line[:1] in (" ", "\t") and rows:
-            rows[-1]["message"] += "\n" + line.strip()
+        elif STRUCTURAL_RE.match(stripped):
+            skipped += 1
+            if b := BOOT_RE.match(stripped):
+                boot += 1
+                boot_ids[boot] = b.group("id")
+        elif line[:1] in (" ", "\t") and rows and not is_record.match(line):
+            rows[-1]["message"] += "\n" + stripped
             skipped += 1
             continuations += 1
         else:
@@ -65,10 +97,23 @@ def _text_result(kind: str, data: bytes, host: str, parse_line: Any, notes: dict
             if row is None:
                 q.add(no, reason, line)
             else:
+                row["_boot"], row["_line"], row["_raw"] = boot, no, line
                 rows.append(row)
     if continuations:
         notes["continuation_lines"] = continuations
+    if finish is not None:
+        rows = finish(rows, q)
+    if boot:
+        notes["boots"] = boot + 1
+    firsts: dict[int, Any] = {}
     for r in rows:
+        firsts.setdefault(r["_boot"], r["ts"])
+    for r in rows:
+        k = r.pop("_boot")
+        r.pop("_line", None)
+        r.pop("_raw", None)
+        known = boot_ids.get(k)
+        r["boot_id"] = known if known or k == 0 else boot_id_for(host, firsts[k])
         r["host"] = host
     return build_result(kind, "journal_entries", rows, q, len(lines), skipped, notes=notes)
 
@@ -89,48 +134,39 @@ def parse_journal_short_iso(data: bytes, host: str) -> ParseResult:
             notes["timezone"] = NO_ZONE_NOTE
         return _row(ts, m), ""
 
-    return _text_result("journal-short-iso", data, host, parse_line, notes)
+    return _text_result("journal-short-iso", data, host, parse_line, notes, SHORT_ISO_RE)
 
 
-def parse_journal_short(data: bytes, host: str, year: int | None = None) -> ParseResult:
-    """``journalctl -o short`` / syslog: ``Oct 11 20:46:22 host ident[pid]: msg`` (no year, no zone)."""
-    lines_preview = data[:200_000].decode("utf-8", errors="replace").split("\n")
-    inferred = year is None
-    if year is None:
-        year = _infer_year(lines_preview)
-    notes: dict[str, Any] = {"timezone": NO_ZONE_NOTE, "year": year}
-    if inferred:
-        notes["year_inferred"] = year
-    state = {"year": year, "month": 0}
+def parse_journal_short(
+    data: bytes, host: str, year: int | None = None, reference: datetime | None = None
+) -> ParseResult:
+    """``journalctl -o short`` / syslog: ``Oct 11 20:46:22 host ident[pid]: msg`` (no year, no zone).
+
+    ``year``: the year of the first line (explicit); else inferred from ``reference`` as in
+    syslog_time.py. Month names of the locales in months.py are read; others are quarantined as
+    ``unknown_month_name`` and ``notes["fix"]`` names ``LC_ALL=C``.
+    """
+    notes: dict[str, Any] = {"timezone": NO_ZONE_NOTE}
 
     def parse_line(line: str) -> tuple[dict[str, Any] | None, str]:
-        m = SHORT_RE.match(line)
-        if m is None or m.group("mon") not in _MONTHS:
+        m = SHORT_RE.match(line) or SHORT_PREFIX_RE.match(line)
+        if m is None:
             return None, "unrecognised_line"
-        month = _MONTHS[m.group("mon")]
-        if state["month"] == 12 and month == 1:
-            state["year"] += 1  # the log crossed New Year
-        state["month"] = month
-        try:
-            ts = pd.Timestamp(
-                f"{state['year']}-{month:02d}-{int(m.group('day')):02d} {m.group('time')}", tz="UTC"
-            )
-        except ValueError:
-            return None, "bad_timestamp"
-        return _row(ts, m), ""
+        month = month_number(m.group("mon"))
+        if month is None:
+            notes["fix"] = f"month name {m.group('mon')!r} not in any covered locale: {LC_ALL_FIX}"
+            return None, "unknown_month_name"
+        if "ident" in m.groupdict():
+            row = _row(None, m)
+        else:  # dated, but no "ident[pid]:" tag (e.g. "syslogd 1.4.1: restart."): kept whole
+            row = {"ts": None, "identifier": None, "pid": None, "message": line[m.end() :]}
+        row["_md"] = (month, int(m.group("day")), m.group("time"))
+        return row, ""
 
-    return _text_result("journal-short", data, host, parse_line, notes)
+    def finish(rows: list[dict[str, Any]], q: Quarantine) -> list[dict[str, Any]]:
+        return with_years(rows, q, data, year, reference, notes)
 
-
-def _infer_year(lines: list[str]) -> int:
-    """Latest year such that the first dated line is not in the future (logs are read after the fact)."""
-    now = datetime.now(UTC)
-    for line in lines:
-        m = SHORT_RE.match(line)
-        if m and m.group("mon") in _MONTHS:
-            month, day = _MONTHS[m.group("mon")], int(m.group("day"))
-            return now.year if (month, day) <= (now.month, now.day) else now.year - 1
-    return now.year
+    return _text_result("journal-short", data, host, parse_line, notes, SHORT_RE, finish)
 
 
 def parse_journal_export(data: bytes, host: str) -> ParseResult:

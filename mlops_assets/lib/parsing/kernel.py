@@ -5,9 +5,17 @@ iso`` (optionally with ``--decode`` facility/level prefix), journal short-iso ke
 ``dmesg --ctime`` (``[Sun Feb 23 16:24:18 2025] …``), bracketed daemon logs such as fabric manager
 (``[Feb 25 2025 13:59:45] [INFO] …``), raw /dev/kmsg records and pstore/dmesg dumps.
 
+Syslog kernel lines as in ``/var/log/kern.log`` or ``journalctl -k -o short``
+(``Mon DD HH:MM:SS host kernel: [ 123.4] NVRM: Xid …``, month names of any locale in months.py)
+get their year by syslog_time.py's rule (``year``, a journalctl banner, ``reference``, now); their
+``[ 123.4]`` seconds-since-boot prefix is stripped from the message and tells when that boot began
+(wall time - uptime; a smaller uptime than the line before starts a new boot), reported in
+``notes["boot_times"]``.
+
 Relative timestamps (kmsg ``6,3964,206764307,-;``, ``[    2.608284]``) are seconds since boot: with
-``boot_time`` they become absolute, without it the line is quarantined as
-``relative_timestamp_only`` - a Xid with a made-up time would land in the wrong window. Lines with
+``boot_time``, or when the file's syslog lines show a single boot, they become absolute; otherwise
+the line is quarantined as ``relative_timestamp_only`` - a Xid with a made-up time would land in
+the wrong window. Lines with
 no timestamp at all continue the previous record (multi-line messages, kmsg dictionary lines) and
 are counted as skipped; before any record they are quarantined as ``no_timestamp``. Times printed
 without a zone (ctime, bracketed) are read as UTC (``notes["timezone"]``).
@@ -25,7 +33,9 @@ from mlops_assets.lib.contracts.tables import ParseResult
 from mlops_assets.lib.parsing.decode import decode_lines
 from mlops_assets.lib.parsing.gpu_values import normalise_pci
 from mlops_assets.lib.parsing.journal import parse_journal_json
+from mlops_assets.lib.parsing.months import LC_ALL_FIX, month_number
 from mlops_assets.lib.parsing.records import Quarantine, build_result
+from mlops_assets.lib.parsing.syslog_time import SHORT_PREFIX_RE, SHORT_RE, with_years
 
 XID_RE = re.compile(r"NVRM: Xid \((?P<pci>[^)]*)\):\s*(?P<xid>\d+)(?:,\s*pid=['\"]?(?P<pid>\d+))?")
 OOM_RE = re.compile(r"Out of memory|oom-kill|invoked oom-killer|Memory cgroup out of memory|oom_reaper")
@@ -42,7 +52,8 @@ CTIME_RE = re.compile(
 BRACKET_RE = re.compile(r"^\[(?P<ts>[A-Z][a-z]{2} +\d{1,2} \d{4} \d{2}:\d{2}:\d{2})\]\s?(?P<msg>.*)$")
 KMSG_RE = re.compile(r"^(?P<pri>\d+),(?P<seq>\d+),(?P<usec>\d+),[^;]*;(?P<msg>.*)$")
 RELATIVE_RE = re.compile(r"^(?:<(?P<pri>\d+)>)?\[\s*(?P<sec>\d+\.\d+)\]\s?(?P<msg>.*)$")
-STRUCTURAL_RE = re.compile(r"^(#.*|dmesg-\S+:|Panic#\d+ Part\d+|Oops#\d+ Part\d+)$")
+STRUCTURAL_RE = re.compile(r"^(#.*|dmesg-\S+:|Panic#\d+ Part\d+|Oops#\d+ Part\d+|-- .*)$")
+UPTIME_RE = re.compile(r"^\[\s*(?P<sec>\d+\.\d+)\]\s?(?P<msg>.*)$")
 NO_ZONE_NOTE = "times without zone (ctime, bracketed) read as UTC"
 
 
@@ -69,12 +80,18 @@ def classify(message: str) -> dict[str, Any]:
     return {"kind": "other", "xid": None, "pci_bus": None, "pid": None}
 
 
-def parse_kernel(data: bytes, host: str, boot_time: datetime | None = None) -> ParseResult:
+def parse_kernel(
+    data: bytes,
+    host: str,
+    boot_time: datetime | None = None,
+    year: int | None = None,
+    reference: datetime | None = None,
+) -> ParseResult:
     """Parse any supported kernel log form of one host (see module docstring)."""
     head = data.lstrip()[:1]
     if head == b"{":
         return _from_journal_json(data, host)
-    return _from_text(data, host, boot_time)
+    return _from_text(data, host, boot_time, year, reference)
 
 
 def _from_journal_json(data: bytes, host: str) -> ParseResult:
@@ -95,7 +112,9 @@ def _from_journal_json(data: bytes, host: str) -> ParseResult:
     )
 
 
-def _from_text(data: bytes, host: str, boot_time: datetime | None) -> ParseResult:
+def _from_text(
+    data: bytes, host: str, boot_time: datetime | None, year: int | None, reference: datetime | None
+) -> ParseResult:
     lines, notes = decode_lines(data)
     q = Quarantine(host, "kernel")
     rows: list[dict[str, Any]] = []
@@ -110,6 +129,14 @@ def _from_text(data: bytes, host: str, boot_time: datetime | None) -> ParseResul
         if not stripped or STRUCTURAL_RE.match(stripped):
             skipped += 1
             continue
+        if (syslog := _syslog_row(line, no, notes)) is not None:
+            if syslog.get("reason"):
+                q.add(no, syslog["reason"], line)
+                last = "quarantine"
+            else:
+                rows.append({"host": host, **syslog})
+                last = "table"
+            continue
         ts, msg, reason = _timestamp(line, boot, notes)
         if ts is None and msg is None:  # no timestamp at all
             if last is not None:  # part of the previous record (kept with it or quarantined with it)
@@ -119,6 +146,20 @@ def _from_text(data: bytes, host: str, boot_time: datetime | None) -> ParseResul
             else:
                 q.add(no, "no_timestamp", line)
             continue
+        if ts is None and reason == "relative_timestamp_only":
+            rows.append(
+                {
+                    "ts": None,
+                    "host": host,
+                    "message": msg,
+                    "_rel_only": _seconds(line),
+                    "_line": no,
+                    "_raw": line,
+                    **classify(msg),
+                }
+            )
+            last = "table"
+            continue
         if ts is None:
             q.add(no, reason, line)
             last = "quarantine"
@@ -127,7 +168,79 @@ def _from_text(data: bytes, host: str, boot_time: datetime | None) -> ParseResul
         last = "table"
     if continuations:
         notes["continuation_lines"] = continuations
+    rows = _finish(rows, q, data, year, reference, notes)
     return build_result("kernel", "kernel_events", rows, q, len(lines), skipped, notes=notes)
+
+
+def _syslog_row(line: str, no: int, notes: dict[str, Any]) -> dict[str, Any] | None:
+    """A kern.log line as a pending row (year assigned later), a quarantine reason, or None."""
+    m = SHORT_RE.match(line) or SHORT_PREFIX_RE.match(line)
+    if m is None:
+        return None
+    month = month_number(m.group("mon"))
+    if month is None:
+        notes["fix"] = f"month name {m.group('mon')!r} not in any covered locale: {LC_ALL_FIX}"
+        return {"reason": "unknown_month_name"}
+    kernel = m.groupdict().get("ident") == "kernel"
+    msg = m.group("msg") if kernel else line[m.end("host") :].strip()
+    uptime = None
+    if (u := UPTIME_RE.match(msg)) is not None:
+        uptime, msg = float(u.group("sec")), u.group("msg")
+    row = {"ts": None, "message": msg, "_md": (month, int(m.group("day")), m.group("time")), **classify(msg)}
+    row.update({"_uptime": uptime, "_line": no, "_raw": line})
+    return row
+
+
+def _seconds(line: str) -> float:
+    if m := KMSG_RE.match(line):
+        return int(m.group("usec")) / 1e6
+    m = RELATIVE_RE.match(line)
+    return float(m.group("sec")) if m else 0.0
+
+
+def _finish(
+    rows: list[dict[str, Any]],
+    q: Quarantine,
+    data: bytes,
+    year: int | None,
+    reference: datetime | None,
+    notes: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """Years for syslog rows, boot times from their uptimes, absolute times for relative-only rows."""
+    dated = [r for r in rows if "_md" in r]
+    if dated:
+        dated_ids = {id(r) for r in dated}
+        kept = {id(r) for r in with_years(dated, q, data, year, reference, notes)}
+        rows = [r for r in rows if id(r) not in dated_ids or id(r) in kept]
+    boots: list[pd.Timestamp] = []
+    current: int | None = None  # boot the next rows belong to (None: not known yet)
+    prev = None
+    for r in rows:
+        up = r.get("_uptime", r.get("_rel_only"))
+        if up is not None and prev is not None and up < prev:
+            current = None  # uptime went back: a new boot began
+        if r.get("_uptime") is not None and r["ts"] is not None and current is None:
+            boots.append((r["ts"] - pd.Timedelta(seconds=r["_uptime"])).floor("s"))
+            current = len(boots) - 1
+        r["_boot_k"] = current
+        prev = up if up is not None else prev
+    if boots:
+        notes["boot_times"] = [b.isoformat() for b in boots]
+    out = []
+    for r in rows:
+        if "_rel_only" in r:
+            k = r.get("_boot_k")
+            if k is None and len(boots) == 1:
+                k = 0
+            if k is None:
+                q.add(r["_line"], "relative_timestamp_only", r["_raw"])
+                continue
+            r["ts"] = boots[k] + pd.Timedelta(seconds=r["_rel_only"])
+            notes["relative_to_boot_time"] = "boot start from the file's syslog uptimes"
+        for key in ("_md", "_uptime", "_line", "_raw", "_rel_only", "_boot_k"):
+            r.pop(key, None)
+        out.append(r)
+    return out
 
 
 def _timestamp(

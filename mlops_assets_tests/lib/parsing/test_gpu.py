@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mlops_assets.lib.contracts.raw import GPU_QUERY_FIELDS
+from mlops_assets.lib.contracts.raw import GPU_BASE_FIELDS, GPU_QUERY_FIELDS
 from mlops_assets.lib.contracts.tables import GPU_ERRORS, GPU_SAMPLES, schema_mismatches
 from mlops_assets.lib.parsing.gpu import parse_gpu_csv
 
-HEADER_NOUNITS = ", ".join(GPU_QUERY_FIELDS)
+HEADER_NOUNITS = ", ".join(GPU_BASE_FIELDS)
 HEADER_UNITS = (
     "timestamp, index, uuid, name, pci.bus_id, temperature.gpu, utilization.gpu [%], utilization.memory [%], "
     "memory.used [MiB], memory.total [MiB], power.draw [W], power.limit [W], fan.speed [%], clocks.sm [MHz], "
@@ -110,9 +110,10 @@ def test_rows_without_header_and_other_width_are_quarantined() -> None:
 
 
 def test_bad_timestamp_is_quarantined() -> None:
-    r = parse("timestamp, index\n2026/13/45 99:00:00.000, 0\n2026/11/23 14:00:05.000, 1\nhello, 2\n")
-    assert r.reasons == {"bad_timestamp": 1, "not_a_sample": 1} and len(r.table) == 1
-    assert r.quarantine["line_no"].tolist() == [2, 4]
+    r = parse("timestamp, index\n2026/13/45 99:00:00.000, 0\n2026/11/23 14:00:05.000, 1\nhello, 2\nhello\n")
+    # "hello, 2" has the header's width: a sample with a bad time; "hello" is not a sample at all
+    assert r.reasons == {"bad_timestamp": 2, "not_a_sample": 1} and len(r.table) == 1
+    assert r.quarantine["line_no"].tolist() == [2, 4, 5]
 
 
 def test_iso_timestamps_with_zone_are_converted_to_utc() -> None:
@@ -141,3 +142,34 @@ def test_unparseable_value_falls_back_to_string_path_and_is_counted() -> None:
     r = parse(f"{HEADER_NOUNITS}\n{ROW_NOUNITS}\n{bad}\n")
     assert len(r.table) == 2 and pd.isna(r.table["temperature_c"].iloc[1])
     assert r.table["temperature_c"].iloc[0] == 45 and r.notes["unparseable_values"] == 1
+
+
+FULL_ROW = ROW_NOUNITS + ", 3, Yes, No, [N/A], 61, 4, 16"
+
+
+def test_health_fields_are_typed_and_unsupported_ones_null() -> None:
+    r = parse(", ".join(GPU_QUERY_FIELDS) + "\n" + FULL_ROW + "\n")
+    assert schema_mismatches(r.table, GPU_SAMPLES) == []
+    row = r.table.iloc[0]
+    assert row["pci_bus"] == "0000:3b:00" and row["clocks_event_reasons"] == 4 == row["throttle_reasons"]
+    assert row["ecc_uncorrected_aggregate"] == 3 and bool(row["remapped_rows_pending"]) is True
+    assert bool(row["remapped_rows_failure"]) is False and pd.isna(row["retired_pages_pending"])
+    assert row["memory_temp_c"] == 61 and row["pcie_link_gen"] == 4 and row["pcie_link_width"] == 16
+
+
+def test_any_field_order_and_subset_maps_by_header() -> None:
+    text = (
+        "name, pcie.link.width.current, temperature.memory [C], timestamp, index, remapped_rows.pending\n"
+        "NVIDIA H100 80GB HBM3, 16, 48, 2026/07/14 08:12:38.696, 3, No\n"
+        "NVIDIA H100 80GB HBM3, 8, N/A, 2026/07/14 08:12:39.696, 2, [N/A]\n"
+    )
+    r = parse(text)
+    assert len(r.table) == 2 and r.reasons == {} and accounted(r)
+    assert r.table["gpu_index"].tolist() == [3, 2] and r.table["pcie_link_width"].tolist() == [16, 8]
+    assert r.table["memory_temp_c"].iloc[0] == 48 and pd.isna(r.table["memory_temp_c"].iloc[1])
+    assert r.table["power_w"].isna().all() and r.table["gpu_name"].iloc[0] == "NVIDIA H100 80GB HBM3"
+
+
+def test_base_field_noheader_file_still_reads() -> None:
+    r = parse(f"{ROW_NOUNITS}\n")
+    assert len(r.table) == 1 and r.table["pcie_link_gen"].isna().all()
