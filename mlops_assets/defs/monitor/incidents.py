@@ -8,10 +8,14 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from mlops_assets.defs.monitor.incident_context import IncidentContext
 from mlops_assets.defs.tags import stage_tags
 from mlops_assets.lib.contracts.tables import INCIDENTS, conform, empty_frame
 from mlops_assets.lib.features.registry import FEATURE_BY_NAME
-from mlops_assets.lib.storage.partition_store import write_parquet
+from mlops_assets.lib.storage.partition_store import exists, write_parquet
+from mlops_assets.lib.templates.state import load_template_miner, template_state_path
+from mlops_assets.lib.triage.evidence import between, unusual_lines, with_unusual
+from mlops_assets.lib.triage.hypotheses import parse_evidence
 from mlops_assets.resources import StorageResource
 
 MERGE_GAP = pd.Timedelta(os.getenv("MLOPS_INCIDENT_GAP", "3min"))
@@ -88,6 +92,28 @@ def merge_incidents(scores: pd.DataFrame, evidence: pd.DataFrame) -> pd.DataFram
     return conform(pd.DataFrame(rows), INCIDENTS)
 
 
+def attach_unusual_lines(table: pd.DataFrame, ctx: IncidentContext) -> pd.DataFrame:
+    """Each incident's evidence lists its unusual log lines (lib/triage/evidence.py), routine ones counted."""
+    if table.empty:
+        return table
+    learned, texts = ctx.learned(), ctx.template_texts()
+    out = table.copy()
+    evidence = []
+    for row in out.itertuples(index=False):
+        start, end = pd.Timestamp(row.start), pd.Timestamp(row.end)
+        lines = between(ctx.lines(str(row.host), start, end), start, end)
+        ev = parse_evidence(None if pd.isna(row.evidence) else row.evidence)
+        evidence.append(json.dumps(with_unusual(ev, unusual_lines(lines, learned, texts)), default=str))
+    out["evidence"] = pd.array(evidence, dtype="string")
+    return out
+
+
+def incident_context(storage: StorageResource) -> IncidentContext:
+    """Parsed tables around incidents; without a mined template state every warning line counts as new."""
+    miner = load_template_miner(storage.root) if exists(template_state_path(storage.root)) else None
+    return IncidentContext(storage.store(), miner)
+
+
 def incidents_path(storage: StorageResource) -> str:
     """Where the incidents table lives: read by incident_triage and the notify sensor through storage,
     not the IO manager, because step pods in prod share the storage root, not $DAGSTER_HOME."""
@@ -101,7 +127,8 @@ def incidents_path(storage: StorageResource) -> str:
     kinds={"pandas", "parquet"},
     owners=["team:sre"],
     description=f"Anomalous windows of each host merged (gaps <= {MERGE_GAP}) into incidents with severity, "
-    "sources and evidence (top features, templates, sample lines); summaries are added by incident_triage.",
+    "sources and evidence (top features; the unusual log lines - new or rare templates at warning level or "
+    "worse - with routine lines counted, not listed); summaries are added by incident_triage.",
     op_tags=stage_tags("monitor"),
 )
 def incidents(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
@@ -109,6 +136,7 @@ def incidents(context: dg.AssetExecutionContext, storage: StorageResource) -> dg
     scores = store.read_many("scores")
     evidence = store.read_many("score_evidence")
     table = merge_incidents(scores, evidence) if len(scores) else empty_frame(INCIDENTS)
+    table = attach_unusual_lines(table, incident_context(storage))
     path = incidents_path(storage)
     write_parquet(path, table)
     by_sev = table["severity"].value_counts().to_dict() if len(table) else {}
