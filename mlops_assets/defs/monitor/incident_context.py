@@ -38,8 +38,10 @@ class IncidentContext:
         self.miner = miner
         self._cache: dict[tuple[str, str, str], pd.DataFrame] = {}
 
-    def table(self, table: str, host: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-        """Rows of ``table`` for ``host`` with ``start <= ts < end`` (empty frame when none stored)."""
+    def table(
+        self, table: str, host: str, start: pd.Timestamp, end: pd.Timestamp, ts: str = "ts"
+    ) -> pd.DataFrame:
+        """Rows of ``table`` for ``host`` with ``start <= <ts column> < end`` (empty when none stored)."""
         frames = []
         for key in hour_keys(start, end):
             k = (table, host, key)
@@ -51,8 +53,8 @@ class IncidentContext:
         if not frames:
             return pd.DataFrame()
         df = pd.concat(frames, ignore_index=True)
-        ts = pd.to_datetime(df["ts"], utc=True)
-        return df[(ts >= start) & (ts < end)].reset_index(drop=True)
+        t = pd.to_datetime(df[ts], utc=True)
+        return df[(t >= start) & (t < end)].reset_index(drop=True)
 
     def lines(self, host: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         """Kernel, journal and container lines of the interval in :func:`log_lines` form."""

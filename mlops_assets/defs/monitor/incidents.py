@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from mlops_assets.defs.monitor.incident_context import IncidentContext
+from mlops_assets.defs.monitor.incident_reports import incident_metadata, write_reports
 from mlops_assets.defs.tags import stage_tags
 from mlops_assets.lib.contracts.tables import INCIDENTS, conform, empty_frame
 from mlops_assets.lib.features.registry import FEATURE_BY_NAME
@@ -136,22 +137,17 @@ def incidents(context: dg.AssetExecutionContext, storage: StorageResource) -> dg
     scores = store.read_many("scores")
     evidence = store.read_many("score_evidence")
     table = merge_incidents(scores, evidence) if len(scores) else empty_frame(INCIDENTS)
-    table = attach_unusual_lines(table, incident_context(storage))
+    ctx = incident_context(storage)
+    table = attach_unusual_lines(table, ctx)
     path = incidents_path(storage)
     write_parquet(path, table)
+    reports = write_reports(table, storage, ctx)  # triage pending; incident_triage rewrites them
     by_sev = table["severity"].value_counts().to_dict() if len(table) else {}
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(table),
-            "dagster/column_schema": dg.TableSchema(
-                columns=[dg.TableColumn(c, str(t)) for c, t in table.dtypes.items()]
-            ),
             "table_path": dg.MetadataValue.path(path),
             "by_severity": dg.MetadataValue.json({str(k): int(v) for k, v in by_sev.items()}),
-            "preview": dg.MetadataValue.md(
-                table.drop(columns=["evidence", "summary", "summary_kind"]).head(20).to_markdown(index=False)
-                if len(table)
-                else "(no incidents)"
-            ),
+            **incident_metadata(table, reports, storage),
         },
     )
