@@ -74,17 +74,23 @@ def timeline_png(
     ax = axes[-1]
     if len(lines):
         ts = pd.to_datetime(lines["ts"], utc=True).dt.floor(window)
+        grid = pd.date_range(min(ts.min(), span[0].floor(window)), max(ts.max(), span[1]), freq=window)
+
+        def rate(frame: pd.DataFrame) -> pd.Series:  # zero-filled, so quiet minutes show as 0
+            return frame.groupby("_t").size().reindex(grid, fill_value=0)
+
         for source, g in lines.assign(_t=ts).groupby("source"):
-            rate = g.groupby("_t").size()
-            ax.plot(rate.index, rate.to_numpy(), lw=1.0, label=f"{source} lines/min")
-        loud = lines[lines["level"].isin(LOUD)]
+            r = rate(g)
+            ax.step(r.index, r.to_numpy(), where="post", lw=1.0, label=f"{source} lines/min")
+        loud = lines.assign(_t=ts)[lines["level"].isin(LOUD)]
         if len(loud):
-            rate = loud.assign(_t=ts[loud.index]).groupby("_t").size()
-            ax.plot(rate.index, rate.to_numpy(), lw=1.8, color="#d62728", label="warning+ lines/min")
+            r = rate(loud)
+            ax.step(r.index, r.to_numpy(), where="post", lw=1.8, color="#d62728", label="warning+ lines/min")
         ax.legend(loc="upper left", fontsize=7, ncol=4)
     else:
         ax.text(0.5, 0.5, "no log lines stored for this interval", ha="center", transform=ax.transAxes)
     ax.set_ylabel("log lines / min", fontsize=8)
+    ax.set_xlabel("UTC", fontsize=8)
     for a in axes:
         _shade(a, anomalous, window, span)
         _mark(a, health)
