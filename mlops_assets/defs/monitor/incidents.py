@@ -93,6 +93,35 @@ def merge_incidents(scores: pd.DataFrame, evidence: pd.DataFrame) -> pd.DataFram
     return conform(pd.DataFrame(rows), INCIDENTS)
 
 
+def annotate_from_scores(table: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """Fill (only where null) what the flagged windows of each model incident agree on: the GPU when
+    every window naming one names the same, the deciding layer, the model version, and the kind (the
+    leading feature), so a report and an alert can say which GPU and which model."""
+    if table.empty or scores.empty:
+        return table
+    out = table.copy()
+    flagged = scores[scores["is_anomaly"].astype(bool)]
+    ts = pd.to_datetime(flagged["window_start"], utc=True)
+    for i, row in out.iterrows():
+        if not pd.isna(row["layer"]) and row["layer"] == "health":
+            continue
+        g = flagged[(flagged["host"] == row["host"]) & (ts >= row["start"]) & (ts < row["end"])]
+        if g.empty:
+            continue
+        gpus = g["gpu_index"].dropna().unique() if "gpu_index" in g else []
+        if pd.isna(row["gpu_index"]) and len(gpus) == 1:
+            out.at[i, "gpu_index"] = int(gpus[0])
+        layers = g["layer"].astype("string").replace("", pd.NA).dropna() if "layer" in g else []
+        if pd.isna(row["layer"]) and len(layers):
+            out.at[i, "layer"] = str(layers.mode().iloc[0])
+        if pd.isna(row["model_version"]):
+            out.at[i, "model_version"] = str(g["model_version"].iloc[-1])
+        feats = json.loads(row["evidence"]).get("top_features") if not pd.isna(row["evidence"]) else None
+        if pd.isna(row["kind"]) and feats:
+            out.at[i, "kind"] = str(feats[0]["feature"])
+    return conform(out, INCIDENTS)
+
+
 def attach_unusual_lines(table: pd.DataFrame, ctx: IncidentContext) -> pd.DataFrame:
     """Each incident's evidence lists its unusual log lines (lib/triage/evidence.py), routine ones counted."""
     if table.empty:
@@ -137,6 +166,7 @@ def incidents(context: dg.AssetExecutionContext, storage: StorageResource) -> dg
     scores = store.read_many("scores")
     evidence = store.read_many("score_evidence")
     table = merge_incidents(scores, evidence) if len(scores) else empty_frame(INCIDENTS)
+    table = annotate_from_scores(table, scores)
     ctx = incident_context(storage)
     table = attach_unusual_lines(table, ctx)
     path = incidents_path(storage)

@@ -67,6 +67,8 @@ def test_reports_metadata_and_unusual_lines(prepared: dict) -> None:
             for r in table.to_dict("records")
             if pd.Timestamp(r["start"]) <= HOUR + pd.Timedelta(minutes=XID_BURST) < pd.Timestamp(r["end"])
         )
+        assert xid["model_version"] == prepared["version"]  # filled from the flagged windows' scores
+        assert xid["kind"] == json.loads(xid["evidence"])["top_features"][0]["feature"]
         ev = json.loads(xid["evidence"])
         kept = [g["message"] for g in ev["unusual_lines"]]
         assert any("fallen off the bus" in m for m in kept), kept
