@@ -16,7 +16,7 @@ import pandas as pd
 
 from mlops_assets.defs.monitor.incident_context import IncidentContext
 from mlops_assets.defs.schema import table_schema
-from mlops_assets.lib.storage.partition_store import atomic_write_text
+from mlops_assets.lib.storage.partition_store import atomic_write_text, exists, join, read_parquet
 from mlops_assets.lib.triage.hypotheses import parse_evidence
 from mlops_assets.lib.triage.listing import markdown_table, newest
 from mlops_assets.lib.triage.report import render_report, report_name
@@ -96,3 +96,17 @@ def incident_metadata(
     if rows and rows[0]["report"]:
         meta["incident_report"] = dg.MetadataValue.path(rows[0]["report"])  # the newest incident's page
     return meta
+
+
+def newest_report(storage_root: str) -> str | None:
+    """The newest incident's report path under ``storage_root`` (None when there is none yet)."""
+    for table in ("incident_triage", "incidents"):
+        path = join(storage_root, table, "incidents.parquet")
+        if exists(path):
+            frame = read_parquet(path)
+            if frame.empty:
+                return None
+            row = frame.sort_values("start").iloc[-1]
+            report = join(storage_root, "reports", "incidents", report_name(str(row["incident_id"])))
+            return report if exists(report) else None
+    return None

@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from mlops_assets.defs.monitor.incident_reports import newest_report
 from mlops_assets.defs.monitor.incidents import incidents
 from mlops_assets.defs.notify.assets import incident_triage
 from mlops_assets.lib.contracts.tables import TABLES, conform
@@ -92,6 +93,7 @@ def test_reports_metadata_and_unusual_lines(prepared: dict) -> None:
         )
         tmd = tri.asset_materializations_for_node("incident_triage")[0].metadata
     assert tmd["incident_report"].value == md["incident_report"].value
+    assert newest_report(prepared["root"]) == md["incident_report"].value  # what `make demo` prints
     page = (report.parent / f"{xid['incident_id']}.html").read_text()
     assert "not triaged yet" not in page and "Rule-based triage" in page
     assert "Do now:" in page
