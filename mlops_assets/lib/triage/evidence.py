@@ -4,8 +4,9 @@ An anomalous window of a busy host holds thousands of routine lines (an HTTP acc
 times); listing the most frequent templates shows exactly those. A line is *unusual* when
 
 - its level is warning or worse (journal priority <= 4, a container line's level, a kernel fault), and
-- its template is new (the miner has no template for it) or rare in what the miner learned from
-  (at most ``max_share`` of all learned lines and at most ``max_count`` lines).
+- its template is new (the miner has no template for it) or rare in what the miner learned from:
+  at most ``max_share`` of all learned lines, and for a warning also at most ``max_count`` lines (an
+  error template under the share limit stays unusual however often a crash loop repeated it).
 
 Unusual lines are grouped by template (new lines by their own text), counted, and ordered new
 first, then worst level, then rarest. How many lines were left out as routine is counted, so the
@@ -30,10 +31,10 @@ MAX_MESSAGE = 300
 
 @dataclass(frozen=True)
 class Rarity:
-    """When a learned template still counts as rare (both limits must hold)."""
+    """When a learned template still counts as rare."""
 
     max_share: float = 0.001  # of all lines the miner learned from
-    max_count: int = 50  # absolute learned lines
+    max_count: int = 50  # absolute learned lines (warnings only)
 
 
 def journal_level(priority: Any) -> str:
@@ -60,7 +61,7 @@ def log_lines(
     """One frame of kernel, journal and container lines with a common level and template id.
 
     ``match`` maps messages to template ids (the miner's ``match``); it is used for the kernel lines,
-    which the miner is not fitted on. A container line of unknown level on stderr counts as a warning:
+    which the miner is not fitted on, and for lines parsed before the miner knew their template. A container line of unknown level on stderr counts as a warning:
     tracebacks and crash output often carry no level marker.
     """
     frames = []
@@ -76,7 +77,7 @@ def log_lines(
                     "source": "kernel",
                     "origin": "kernel",
                     "level": levels,
-                    "template_id": list(match(msgs)) if msgs else [],
+                    "template_id": None,  # matched below with the other unlabelled lines
                     "message": msgs,
                 }
             )
@@ -117,6 +118,13 @@ def log_lines(
     out = pd.concat(frames, ignore_index=True)
     out["ts"] = pd.to_datetime(out["ts"], utc=True)
     out["template_id"] = out["template_id"].map(lambda t: None if t is None or pd.isna(t) else str(t))
+    # A line parsed before the miner learned its template has no id; ids never change once given
+    # (the miner only grows), so matching the unlabelled ones against the current miner is consistent.
+    missing = out["template_id"].isna().to_numpy()
+    if missing.any():
+        out.loc[missing, "template_id"] = pd.Series(
+            list(match(out.loc[missing, "message"].tolist())), index=out.index[missing], dtype=object
+        )
     return out[LINE_COLUMNS]
 
 
@@ -145,8 +153,11 @@ def unusual_lines(
     tid = lines["template_id"]
     seen = tid.map(lambda t: int(learned.get(t, 0)) if t is not None else 0)
     is_new = tid.isna() | (seen == 0)
-    rare = is_new | ((seen <= rarity.max_count) & (seen <= rarity.max_share * max(total, 1)))
-    loud = lines["level"].map(lambda lv: LEVEL_RANK.get(str(lv), -1)) >= LEVEL_RANK["warning"]
+    rank = lines["level"].map(lambda lv: LEVEL_RANK.get(str(lv), -1))
+    small_share = seen <= rarity.max_share * max(total, 1)
+    # errors: the share alone (a crash loop learned 200 times is still 1 line in 1000); warnings: both
+    rare = is_new | (small_share & ((seen <= rarity.max_count) | (rank >= LEVEL_RANK["error"])))
+    loud = rank >= LEVEL_RANK["warning"]
     keep = rare & loud
     routine = lines[~keep]
     picked = lines[keep].assign(_new=is_new[keep], _seen=seen[keep])

@@ -13,22 +13,37 @@ import pandas as pd
 
 LIST_COLUMNS = ["time", "host", "gpu", "severity", "kind", "action", "summary", "incident_id", "report"]
 MAX_SUMMARY = 140
+MAX_ACTION = 60
 
 
 def _present(value: Any) -> bool:
     return value is not None and not (not isinstance(value, (list, dict)) and pd.isna(value)) and value != ""
 
 
+def _triage(row: Mapping[str, Any]) -> dict[str, Any]:
+    if not _present(row.get("summary")):
+        return {}
+    try:
+        data = json.loads(str(row["summary"]))
+    except ValueError:
+        return {"summary": str(row["summary"])}
+    return data if isinstance(data, dict) else {}
+
+
+def _top(row: Mapping[str, Any]) -> dict[str, Any]:
+    hyps = _triage(row).get("hypotheses") or []
+    return hyps[0] if hyps and isinstance(hyps[0], dict) else {}
+
+
 def one_line(row: Mapping[str, Any]) -> str:
-    """The triage's summary (first sentence), else the first unusual line, else the top feature."""
-    if _present(row.get("summary")):
-        try:
-            text = str(json.loads(str(row["summary"])).get("summary") or "")
-        except (ValueError, AttributeError):
-            text = str(row["summary"])
-        if text:
-            first = text.split(". ")[0].rstrip(".")
-            return first[:MAX_SUMMARY]
+    """The top triage hypothesis' cause, else the summary's first sentence, else the first unusual
+    line, else the top feature."""
+    cause = str(_top(row).get("cause") or "")
+    if cause:
+        return cause[:MAX_SUMMARY]
+    text = str(_triage(row).get("summary") or "")
+    if text:
+        return text.split(". ")[0].rstrip(".")[:MAX_SUMMARY]
     try:
         evidence = json.loads(str(row.get("evidence"))) if _present(row.get("evidence")) else {}
     except ValueError:
@@ -41,6 +56,14 @@ def one_line(row: Mapping[str, Any]) -> str:
     if feats and isinstance(feats[0], dict):
         return f"{feats[0].get('feature')} = {feats[0].get('value')}"[:MAX_SUMMARY]
     return "(no summary)"
+
+
+def action_text(row: Mapping[str, Any]) -> str:
+    """The incident's catalog action, else the top hypothesis' first immediate action (marked '~')."""
+    if _present(row.get("action")):
+        return str(row["action"])
+    actions = _top(row).get("immediate_actions") or []
+    return f"~ {str(actions[0])[:MAX_ACTION]}" if actions else "-"
 
 
 def gpu_text(row: Mapping[str, Any]) -> str:
@@ -69,7 +92,7 @@ def newest(
                 "gpu": gpu_text(row),
                 "severity": str(row.get("severity") or "-"),
                 "kind": str(row["kind"]) if _present(row.get("kind")) else "-",
-                "action": str(row["action"]) if _present(row.get("action")) else "-",
+                "action": action_text(row),
                 "summary": one_line(row),
                 "incident_id": iid,
                 "report": (reports or {}).get(iid, ""),

@@ -118,3 +118,20 @@ def test_with_unusual_replaces_the_log_part_of_the_evidence() -> None:
     assert out["top_features"] == evidence["top_features"]
     assert out["templates"] == [{"template_id": None, "template": "NVRM: Xid 79", "count": 1}]
     assert out["sample_lines"] == ["NVRM: Xid 79"] and out["routine_lines_omitted"] == 3017
+
+
+def test_an_error_learned_often_but_rare_in_share_stays_unusual_a_warning_does_not() -> None:
+    lines = pd.DataFrame(
+        {
+            "ts": [T0, T0],
+            "source": "docker",
+            "origin": "dcgm",
+            "level": ["error", "warning"],
+            "template_id": ["Tcrash", "Twarn"],
+            "message": ['level=fatal msg="Error starting nv-hostengine"', "WARN retrying in 5s"],
+        }
+    )
+    learned = {"Tcrash": 200, "Twarn": 200, "Tok": 999_600}  # 0.02 % each of 1M learned lines
+    out = unusual_lines(lines, learned)
+    assert [g["template_id"] for g in out["unusual_lines"]] == ["Tcrash"]
+    assert out["unusual_lines"][0]["why"] == "rare template: 200 of 1000000 learned lines"

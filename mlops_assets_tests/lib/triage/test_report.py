@@ -138,3 +138,20 @@ def test_listing_newest_first_with_one_line_summaries() -> None:
     assert md.splitlines()[0].startswith("| time | host | gpu | severity | kind | action | summary")
     assert "/r/new.html" in md and "2 newest of 2" in md
     assert one_line({"evidence": json.dumps({"top_features": [{"feature": "f", "value": 1}]})}) == "f = 1"
+
+
+def test_listing_prefers_the_top_hypothesis_and_its_first_action_for_model_incidents() -> None:
+    summary = {
+        "summary": "Rule-based triage of x: most likely OOM.",
+        "hypotheses": [
+            {
+                "cause": "Out of memory: a container exceeded its limit",
+                "immediate_actions": ["raise the limit"],
+            }
+        ],
+    }
+    (row,) = newest(pd.DataFrame([_incident(action=None, summary=json.dumps(summary))]))
+    assert row["summary"] == "Out of memory: a container exceeded its limit"
+    assert row["action"] == "~ raise the limit"
+    (health,) = newest(pd.DataFrame([_incident(summary=json.dumps(summary))]))
+    assert health["action"] == "reset_gpu"  # the catalog action wins when the incident has one
