@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check-host": ("check_host", "check that a host in hosts.yaml can be collected from"),
     "rollback": ("rollback", "move the champion alias back to the previous model version"),
     "redact": ("redact", "print exactly what would leave the host for a text (redaction audit)"),
+    "incidents": ("incidents", "list the newest incidents (or `incidents show ID`) with their report paths"),
 }
 
 

@@ -116,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         "mlflow_tracking_uri": cfg.mlflow_tracking_uri,
         "drift_report": outputs["drift_report"],
         "incidents": outputs["incidents"],
+        "incident_report": outputs["incident_report"],  # the newest incident's HTML report
         "dagster_home": str(instance.root_directory),
         "window": f"{start.strftime(HOURLY_FMT)} .. {end.strftime(HOURLY_FMT)}",
         "seconds": round(time.perf_counter() - t0, 1),

@@ -44,15 +44,32 @@ class Alert:
     severity: str = "error"
     url: str | None = None
     fields: dict[str, str] = field(default_factory=dict)
+    # Alertmanager-style identity and lifetime: labels name the alert (host, gpu, severity ...);
+    # starts_at / ends_at are RFC 3339 UTC; ends_at is when the alert resolves (None: still open)
+    labels: dict[str, str] = field(default_factory=dict)
+    starts_at: str | None = None
+    ends_at: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Alert:
-        return cls(
-            **{k: d[k] for k in ("key", "kind", "title", "text", "severity", "url", "fields") if k in d}
-        )
+        return cls(**{k: d[k] for k in _ALERT_FIELDS if k in d})
+
+
+_ALERT_FIELDS = (
+    "key",
+    "kind",
+    "title",
+    "text",
+    "severity",
+    "url",
+    "fields",
+    "labels",
+    "starts_at",
+    "ends_at",
+)
 
 
 class DeliveryError(RuntimeError):
@@ -69,7 +86,12 @@ class Channel(Protocol):
     def send(self, alerts: list[Alert]) -> None: ...
 
 
-def _redacted(alert: Alert, *, ips: bool, hostnames: bool) -> Alert:
+def accepts(channel: Channel, alert: Alert) -> bool:
+    """Resolution/update messages (``incident_update``) only go to channels that track alert state."""
+    return alert.kind != "incident_update" or bool(getattr(channel, "tracks_state", False))
+
+
+def redacted(alert: Alert, *, ips: bool, hostnames: bool) -> Alert:
     def r(s: str) -> str:
         return redact(s, ips=ips, hostnames=hostnames)
 
@@ -81,6 +103,9 @@ def _redacted(alert: Alert, *, ips: bool, hostnames: bool) -> Alert:
         severity=alert.severity,
         url=alert.url,
         fields={k: r(v) for k, v in alert.fields.items()},
+        labels={k: r(v) for k, v in alert.labels.items()},
+        starts_at=alert.starts_at,
+        ends_at=alert.ends_at,
     )
 
 
@@ -91,7 +116,7 @@ def group_title(alerts: list[Alert]) -> str:
     return f"{len(alerts)} alerts ({', '.join(kinds)})"
 
 
-def _post_json(url: str, payload: dict[str, Any], timeout_s: float) -> None:
+def post_json(url: str, payload: Any, timeout_s: float) -> None:
     body = json.dumps(payload).encode("utf-8")
     req = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
     try:
@@ -140,9 +165,9 @@ class WebhookChannel:
     name: str = "webhook"
 
     def send(self, alerts: list[Alert]) -> None:
-        safe = [_redacted(a, ips=self.redact_ips, hostnames=self.redact_hostnames) for a in alerts]
+        safe = [redacted(a, ips=self.redact_ips, hostnames=self.redact_hostnames) for a in alerts]
         payload = {"title": group_title(safe), "count": len(safe), "alerts": [a.to_dict() for a in safe]}
-        _post_json(self.url, payload, self.timeout_s)
+        post_json(self.url, payload, self.timeout_s)
 
 
 @dataclass
@@ -157,8 +182,8 @@ class SlackChannel:
     name: str = "slack"
 
     def send(self, alerts: list[Alert]) -> None:
-        safe = [_redacted(a, ips=self.redact_ips, hostnames=self.redact_hostnames) for a in alerts]
-        _post_json(self.url, slack_payload(safe, self.max_blocks), self.timeout_s)
+        safe = [redacted(a, ips=self.redact_ips, hostnames=self.redact_hostnames) for a in alerts]
+        post_json(self.url, slack_payload(safe, self.max_blocks), self.timeout_s)
 
 
 def slack_payload(alerts: list[Alert], max_blocks: int = 40) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mlops_assets.notify.channels import Alert, Channel, DeliveryError
+from mlops_assets.notify.channels import Alert, Channel, DeliveryError, accepts
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +65,19 @@ class Notifier:
         return [c.name for c in self.channels]
 
     def deliver(self, alerts: Sequence[Alert], only: Sequence[str] | None = None) -> list[Delivery]:
-        """Send ``alerts`` as ONE message per channel (restricted to ``only`` when given)."""
+        """Send ``alerts`` as ONE message per channel (restricted to ``only`` when given).
+
+        A channel gets only the alerts it accepts: state updates (``incident_update``) go to the
+        channels that track alert state (Alertmanager), not as a second chat message.
+        """
         alerts = list(alerts)
-        if not alerts:
-            return []
         results = []
         for channel in self.channels:
             if only is not None and channel.name not in only:
                 continue
-            results.append(self._deliver_one(channel, alerts))
+            mine = [a for a in alerts if accepts(channel, a)]
+            if mine:
+                results.append(self._deliver_one(channel, mine))
         return results
 
     def _deliver_one(self, channel: Channel, alerts: list[Alert]) -> Delivery:

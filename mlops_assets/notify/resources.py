@@ -7,6 +7,7 @@ an unset API key means rule-based triage, not an error.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import dagster as dg
@@ -24,18 +25,31 @@ from mlops_assets.notify.channels import (
 )
 from mlops_assets.notify.llm import DEFAULT_MODEL, LlmSettings, summarize
 from mlops_assets.notify.notifier import Notifier
+from mlops_assets.notify.routes import AlertmanagerChannel, AppriseChannel
 
-KNOWN_CHANNELS = ("file", "webhook", "slack")
+KNOWN_CHANNELS = ("file", "webhook", "slack", "alertmanager", "apprise")
 
 
 class NotifierResource(dg.ConfigurableResource):
     """Which channels get alerts, and how hard to try. ``channels`` is a comma list of file,webhook,slack."""
 
-    channels: str = Field(default="file", description="comma-separated: file, webhook, slack")
+    channels: str = Field(
+        default="file", description="comma-separated: file, webhook, slack, alertmanager, apprise"
+    )
     webhook_url: str | None = Field(default=None, description="generic JSON webhook (channel 'webhook')")
     slack_webhook_url: str | None = Field(
         default=None, description="Slack incoming webhook (channel 'slack')"
     )
+    alertmanager_url: str | None = Field(
+        default=None,
+        description="Alertmanager base URL, e.g. http://alertmanager:9093 (channel 'alertmanager')",
+    )
+    apprise_urls: str | None = Field(
+        default=None,
+        description="apprise service URLs, comma/space separated: pagerduty://, msteams://, mailto://, "
+        "ntfy://, json:// ... (channel 'apprise')",
+    )
+    attach_reports: bool = Field(default=True, description="apprise: attach the incident HTML reports")
     notifications_path: str | None = Field(
         default=None, description="default <MLOPS_HOME>/notifications.jsonl"
     )
@@ -50,6 +64,10 @@ class NotifierResource(dg.ConfigurableResource):
     redact_ips: bool = False
     redact_hostnames: bool = False
     ui_url: str = Field(default="http://127.0.0.1:3000", description="Dagster UI base for run links")
+    reports_url: str | None = Field(
+        default=None,
+        description="where <storage>/reports/incidents is served over HTTP; alerts then link reports there",
+    )
     min_incident_severity: str = Field(default="high", description="low | medium | high | critical")
 
     def channel_list(self) -> list[str]:
@@ -81,8 +99,28 @@ class NotifierResource(dg.ConfigurableResource):
                         self.slack_webhook_url, self.timeout_s, self.redact_ips, self.redact_hostnames
                     )
                 )
+            elif name == "alertmanager":
+                if not self.alertmanager_url:
+                    raise ValueError(
+                        "channel 'alertmanager' needs alertmanager_url (env MLOPS_ALERTMANAGER_URL)"
+                    )
+                channels.append(
+                    AlertmanagerChannel(
+                        self.alertmanager_url, self.timeout_s, self.redact_ips, self.redact_hostnames
+                    )
+                )
+            elif name == "apprise":
+                urls = [u for u in re.split(r"[,\s]+", self.apprise_urls or "") if u]
+                channels.append(
+                    AppriseChannel(
+                        urls, self.timeout_s, self.redact_ips, self.redact_hostnames, self.attach_reports
+                    )
+                )
         log_path = self.delivery_log_path or os.path.join(settings().home, "notify_deliveries.jsonl")
         return Notifier(channels, log_path, max_attempts=self.max_attempts, backoff_s=self.backoff_s)
+
+    def report_url(self, name: str) -> str | None:
+        return f"{self.reports_url.rstrip('/')}/{name}" if self.reports_url else None
 
     def run_url(self, run_id: str) -> str:
         return f"{self.ui_url.rstrip('/')}/runs/{run_id}"

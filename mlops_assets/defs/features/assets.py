@@ -11,6 +11,7 @@ import dagster as dg
 import pandas as pd
 
 from mlops_assets.defs.partitions import HOURLY_FMT, host_hour_partitions, split_key, window_of
+from mlops_assets.defs.schema import table_schema
 from mlops_assets.defs.tags import stage_tags
 from mlops_assets.lib.contracts.tables import TABLES
 from mlops_assets.lib.features.registry import FEATURE_NAMES
@@ -31,10 +32,6 @@ PARSED_TABLES = (
     "docker_lines",
     "docker_events",
 )
-
-
-def table_schema(df: pd.DataFrame) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(str(c), str(t)) for c, t in df.dtypes.items()])
 
 
 def read_parsed(store, host: str, hour: str) -> dict[str, pd.DataFrame]:
@@ -103,7 +100,7 @@ def window_features(context: dg.AssetExecutionContext, storage: StorageResource)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(feats),
-            "dagster/column_schema": table_schema(feats),
+            "dagster/column_schema": table_schema(feats, "features"),
             "template_rows": len(counts),
             "unmatched_messages": unmatched,
             "template_state_version": miner.state_version,

@@ -17,6 +17,7 @@ import pandas as pd
 from mlops_assets.defs.model.plots import inline_png, score_plot_png
 from mlops_assets.defs.model.resources import ModelRegistryResource
 from mlops_assets.defs.partitions import HOURLY_FMT, window_of
+from mlops_assets.defs.schema import column_schema
 from mlops_assets.defs.tags import stage_tags
 from mlops_assets.lib.detect.model import ModelParams, train
 from mlops_assets.lib.detect.scoring import score
@@ -214,9 +215,7 @@ def anomaly_model(
             "threshold": model.threshold,
             "training_rows": model.training["rows"],
             "dagster/row_count": model.training["rows"],
-            "dagster/column_schema": dg.TableSchema(
-                columns=[dg.TableColumn(c, "float64") for c in model.columns]
-            ),
+            "dagster/column_schema": column_schema(((c, "float64") for c in model.columns), "model"),
             "dropped_zero_variance": dg.MetadataValue.json(model.dropped),
             "template_state_version": miner.state_version,
         }

@@ -9,11 +9,16 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from mlops_assets.defs.monitor.incident_context import IncidentContext
+from mlops_assets.defs.monitor.incident_reports import incident_metadata, write_reports
 from mlops_assets.defs.tags import stage_tags
 from mlops_assets.lib.contracts.tables import INCIDENTS, conform, empty_frame
 from mlops_assets.lib.features.registry import FEATURE_BY_NAME
 from mlops_assets.lib.health.incidents import health_incidents
-from mlops_assets.lib.storage.partition_store import write_parquet
+from mlops_assets.lib.storage.partition_store import exists, write_parquet
+from mlops_assets.lib.templates.state import load_template_miner, template_state_path
+from mlops_assets.lib.triage.evidence import between, unusual_lines, with_unusual
+from mlops_assets.lib.triage.hypotheses import parse_evidence
 from mlops_assets.resources import StorageResource
 
 MERGE_GAP = pd.Timedelta(os.getenv("MLOPS_INCIDENT_GAP", "3min"))
@@ -90,6 +95,57 @@ def merge_incidents(scores: pd.DataFrame, evidence: pd.DataFrame) -> pd.DataFram
     return conform(pd.DataFrame(rows), INCIDENTS)
 
 
+def annotate_from_scores(table: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """Fill (only where null) what the flagged windows of each model incident agree on: the GPU when
+    every window naming one names the same, the deciding layer, the model version, and the kind (the
+    leading feature), so a report and an alert can say which GPU and which model."""
+    if table.empty or scores.empty:
+        return table
+    out = table.copy()
+    flagged = scores[scores["is_anomaly"].astype(bool)]
+    ts = pd.to_datetime(flagged["window_start"], utc=True)
+    for i, row in out.iterrows():
+        if not pd.isna(row["layer"]) and row["layer"] == "health":
+            continue
+        g = flagged[(flagged["host"] == row["host"]) & (ts >= row["start"]) & (ts < row["end"])]
+        if g.empty:
+            continue
+        gpus = g["gpu_index"].dropna().unique() if "gpu_index" in g else []
+        if pd.isna(row["gpu_index"]) and len(gpus) == 1:
+            out.at[i, "gpu_index"] = int(gpus[0])
+        layers = g["layer"].astype("string").replace("", pd.NA).dropna() if "layer" in g else []
+        if pd.isna(row["layer"]) and len(layers):
+            out.at[i, "layer"] = str(layers.mode().iloc[0])
+        if pd.isna(row["model_version"]):
+            out.at[i, "model_version"] = str(g["model_version"].iloc[-1])
+        feats = json.loads(row["evidence"]).get("top_features") if not pd.isna(row["evidence"]) else None
+        if pd.isna(row["kind"]) and feats:
+            out.at[i, "kind"] = str(feats[0]["feature"])
+    return conform(out, INCIDENTS)
+
+
+def attach_unusual_lines(table: pd.DataFrame, ctx: IncidentContext) -> pd.DataFrame:
+    """Each incident's evidence lists its unusual log lines (lib/triage/evidence.py), routine ones counted."""
+    if table.empty:
+        return table
+    learned, texts = ctx.learned(), ctx.template_texts()
+    out = table.copy()
+    evidence = []
+    for row in out.itertuples(index=False):
+        start, end = pd.Timestamp(row.start), pd.Timestamp(row.end)
+        lines = between(ctx.lines(str(row.host), start, end), start, end)
+        ev = parse_evidence(None if pd.isna(row.evidence) else row.evidence)
+        evidence.append(json.dumps(with_unusual(ev, unusual_lines(lines, learned, texts)), default=str))
+    out["evidence"] = pd.array(evidence, dtype="string")
+    return out
+
+
+def incident_context(storage: StorageResource) -> IncidentContext:
+    """Parsed tables around incidents; without a mined template state every warning line counts as new."""
+    miner = load_template_miner(storage.root) if exists(template_state_path(storage.root)) else None
+    return IncidentContext(storage.store(), miner)
+
+
 def incidents_path(storage: StorageResource) -> str:
     """Where the incidents table lives: read by incident_triage and the notify sensor through storage,
     not the IO manager, because step pods in prod share the storage root, not $DAGSTER_HOME."""
@@ -103,8 +159,9 @@ def incidents_path(storage: StorageResource) -> str:
     kinds={"pandas", "parquet"},
     owners=["team:sre"],
     description=f"Anomalous windows of each host merged (gaps <= {MERGE_GAP}) into incidents with severity, "
-    "sources and evidence (top features, templates, sample lines), and one health incident (layer health) per "
-    "host x GPU x code burst of fatal/critical health events; summaries are added by incident_triage.",
+    "sources and evidence (top features; the unusual log lines - new or rare templates at warning level or "
+    "worse - with routine lines counted, not listed), and one health incident (layer health) per host x GPU "
+    "x code burst of fatal/critical health events; summaries are added by incident_triage.",
     op_tags=stage_tags("monitor"),
 )
 def incidents(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
@@ -112,24 +169,21 @@ def incidents(context: dg.AssetExecutionContext, storage: StorageResource) -> dg
     scores = store.read_many("scores")
     evidence = store.read_many("score_evidence")
     model_table = merge_incidents(scores, evidence) if len(scores) else empty_frame(INCIDENTS)
+    model_table = annotate_from_scores(model_table, scores)
     health = health_incidents(store.read_many("health_events"))
     table = conform(pd.concat([t for t in (model_table, health) if len(t)] or [model_table]), INCIDENTS)
+    ctx = incident_context(storage)
+    table = attach_unusual_lines(table, ctx)
     path = incidents_path(storage)
     write_parquet(path, table)
+    reports = write_reports(table, storage, ctx)  # triage pending; incident_triage rewrites them
     by_sev = table["severity"].value_counts().to_dict() if len(table) else {}
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(table),
-            "dagster/column_schema": dg.TableSchema(
-                columns=[dg.TableColumn(c, str(t)) for c, t in table.dtypes.items()]
-            ),
             "table_path": dg.MetadataValue.path(path),
             "by_severity": dg.MetadataValue.json({str(k): int(v) for k, v in by_sev.items()}),
             "health_incidents": len(health),
-            "preview": dg.MetadataValue.md(
-                table.drop(columns=["evidence", "summary", "summary_kind"]).head(20).to_markdown(index=False)
-                if len(table)
-                else "(no incidents)"
-            ),
+            **incident_metadata(table, reports, storage),
         },
     )

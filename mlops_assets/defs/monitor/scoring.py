@@ -8,6 +8,7 @@ import pandas as pd
 
 from mlops_assets.defs.model.resources import ModelRegistryResource
 from mlops_assets.defs.partitions import HOURLY_FMT, host_hour_partitions, split_key, window_of
+from mlops_assets.defs.schema import table_schema
 from mlops_assets.defs.tags import stage_tags
 from mlops_assets.lib.contracts.tables import SCORES, conform
 from mlops_assets.lib.detect.model import TrainedModel
@@ -140,9 +141,7 @@ def anomaly_scores(
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(scores),
-            "dagster/column_schema": dg.TableSchema(
-                columns=[dg.TableColumn(c, str(t)) for c, t in scores.dtypes.items()]
-            ),
+            "dagster/column_schema": table_schema(scores, "scores"),
             "anomalous_windows": len(flagged),
             "max_score": float(scores["score"].max()) if len(scores) else 0.0,
             "model_version": version,

@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from mlops_assets.defs.monitor.incident_reports import newest_report
 from mlops_assets.environment import Settings
 from mlops_assets.lib.registry import aliases as registry
 from mlops_assets.lib.storage.partition_store import PartitionStore, exists, join, read_parquet
@@ -19,4 +20,5 @@ def demo_outputs(cfg: Settings, hosts: list[str], hour_keys: list[str]) -> dict[
         "champion_version": registry.alias_version(cfg.mlflow_tracking_uri, registry.CHAMPION),
         "incidents": len(read_parquet(incidents_path)) if exists(incidents_path) else 0,
         "drift_report": drift if exists(drift) else None,
+        "incident_report": newest_report(cfg.storage_root),
     }

@@ -2,7 +2,8 @@
 
 Defaults work with zero setup: alerts go to ``<MLOPS_HOME>/notifications.jsonl`` and the log; set
 ``MLOPS_NOTIFY_CHANNELS=file,slack`` + ``MLOPS_SLACK_WEBHOOK_URL`` (or ``webhook`` +
-``MLOPS_WEBHOOK_URL``) to post, ``GEMINI_API_KEY`` for LLM summaries, ``MLOPS_UI_URL`` for run links.
+``MLOPS_WEBHOOK_URL``, ``alertmanager`` + ``MLOPS_ALERTMANAGER_URL``, ``apprise`` +
+``MLOPS_APPRISE_URLS``) to post, ``GEMINI_API_KEY`` for LLM summaries, ``MLOPS_UI_URL`` for run links.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ def default_notifier() -> NotifierResource:
         channels=os.getenv("MLOPS_NOTIFY_CHANNELS", "file"),
         webhook_url=_optional_env("MLOPS_WEBHOOK_URL"),
         slack_webhook_url=_optional_env("MLOPS_SLACK_WEBHOOK_URL"),
+        alertmanager_url=os.getenv("MLOPS_ALERTMANAGER_URL") or None,
+        apprise_urls=_optional_env("MLOPS_APPRISE_URLS"),
         ui_url=os.getenv("MLOPS_UI_URL", "http://127.0.0.1:3000"),
+        reports_url=os.getenv("MLOPS_REPORTS_URL") or None,
         min_incident_severity=os.getenv("MLOPS_NOTIFY_MIN_SEVERITY", "high"),
     )
 

@@ -14,7 +14,8 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from mlops_assets.defs.monitor.incidents import incidents_path
+from mlops_assets.defs.monitor.incident_reports import incident_metadata, write_reports
+from mlops_assets.defs.monitor.incidents import incident_context, incidents_path
 from mlops_assets.defs.tags import stage_tags
 from mlops_assets.lib.contracts.tables import INCIDENTS, conform
 from mlops_assets.lib.storage.partition_store import (
@@ -89,7 +90,8 @@ def triage_incidents(
     op_tags=stage_tags("notify"),
     automation_condition=dg.AutomationCondition.eager(),
     kinds={"pandas", "gemini"},
-    description="Root-cause triage (ranked hypotheses, actions) of every incident; LLM when a key is set.",
+    description="Root-cause triage (ranked hypotheses, actions) of every incident; LLM when a key is set. "
+    "Rewrites each incident's HTML report (reports/incidents/<id>.html) with the triage.",
 )
 def incident_triage(
     context: dg.AssetExecutionContext,
@@ -112,13 +114,12 @@ def incident_triage(
         cache_path, json.dumps({"version": CACHE_VERSION, "entries": new_cache}, sort_keys=True)
     )
     write_parquet(table_path, table)
+    reports = write_reports(table, storage, incident_context(storage))  # now with the triage
     return dg.MaterializeResult(
         metadata={
             "triage_table_path": dg.MetadataValue.path(table_path),
             "dagster/row_count": len(table),
-            "dagster/column_schema": dg.TableSchema(
-                columns=[dg.TableColumn(str(c), str(t)) for c, t in table.dtypes.items()]
-            ),
+            **incident_metadata(table, reports, storage),
             "llm": int(counts["llm"]),
             "rules": int(counts["rules"]),
             "cached": int(counts["cached"]),

@@ -1,6 +1,7 @@
 """Notification sensors: failed asset checks, failed runs, new incidents. All default to RUNNING.
 
-Delivery policy (documented in the README): each check execution / incident is alerted once; the
+Delivery policy (documented in the README): each check execution / incident is alerted once
+(an incident that later grows sends an ``incident_update`` with its new endsAt, to Alertmanager only); the
 sensor cursor advances even when a receiver is down, and the undelivered alerts wait in the cursor's
 bounded outbox and are retried on up to ``RETRY_TICKS`` later ticks (per channel, merged with that
 tick's new alerts into one message), then dropped with a warning. Every attempt-batch is in the
@@ -12,11 +13,12 @@ import json
 from typing import Any
 
 import dagster as dg
+import pandas as pd
 
 from mlops_assets.defs.notify.alerts import check_alert, incident_alerts, run_failure_alert
 from mlops_assets.defs.notify.check_history import CheckCursor, check_keys, new_evaluations
 from mlops_assets.lib.storage.partition_store import exists, read_parquet
-from mlops_assets.notify.channels import Alert
+from mlops_assets.notify.channels import Alert, accepts
 from mlops_assets.notify.notifier import Delivery, Notifier
 from mlops_assets.notify.resources import NotifierResource
 
@@ -32,10 +34,11 @@ def deliver_with_outbox(
     """Send new alerts plus each channel's pending ones as one message per channel; return new outbox."""
     results: list[Delivery] = []
     new_outbox: dict[str, list[dict[str, Any]]] = {}
-    for channel in notifier.channel_names:
+    for ch in notifier.channels:
+        channel = ch.name
         pending = outbox.get(channel, [])
         batch = [(Alert.from_dict(p["alert"]), int(p["ticks_left"])) for p in pending]
-        batch += [(a, RETRY_TICKS + 1) for a in alerts]
+        batch += [(a, RETRY_TICKS + 1) for a in alerts if accepts(ch, a)]
         if not batch:
             continue
         (delivery,) = notifier.deliver([a for a, _ in batch], only=[channel])
@@ -113,12 +116,16 @@ def notify_new_incidents(context: dg.SensorEvaluationContext, notifier: Notifier
     state = _load_cursor(context.cursor)
     last_id = int(state.get("storage_id") or 0)
     notified: list[str] = list(state.get("notified") or [])
+    # incident_id -> {"end": incident end when last alerted, "ends_at": endsAt sent}
+    firing: dict[str, dict[str, str]] = dict(state.get("firing") or {})
+    now = pd.Timestamp.now(tz="UTC")
     alerts: list[Alert] = []
     result = context.instance.fetch_materializations(TRIAGE_ASSET, limit=1)
     record = result.records[0] if result.records else None
     if record is not None and record.storage_id > last_id:
         mat = record.asset_materialization
-        path_meta = mat.metadata.get("triage_table_path") if mat else None
+        meta = mat.metadata if mat else {}
+        path_meta = meta.get("triage_table_path")
         if path_meta is None:
             raise ValueError(
                 f"materialization {record.storage_id} of incident_triage has no 'triage_table_path' metadata"
@@ -128,19 +135,32 @@ def notify_new_incidents(context: dg.SensorEvaluationContext, notifier: Notifier
             raise FileNotFoundError(
                 f"incident_triage table {path} is missing; re-materialize incident_triage"
             )
+        reports = meta.get("reports_dir")
+        reports_dir = str(reports.value) if reports is not None else None
         table = read_parquet(path)
         seen = set(notified)
+        ids = table["incident_id"].astype(str)
         fresh = table[
             [
-                notifier.severity_at_least(s) and str(i) not in seen
-                for s, i in zip(table["severity"], table["incident_id"], strict=True)
+                notifier.severity_at_least(s) and i not in seen
+                for s, i in zip(table["severity"], ids, strict=True)
             ]
         ]
-        alerts = incident_alerts(fresh, record.run_id, notifier)
+        alerts = incident_alerts(fresh, record.run_id, notifier, reports_dir, now)
+        # incidents that grew since they were alerted: move endsAt where alert state is tracked
+        ends = pd.to_datetime(table["end"], utc=True)
+        grew = [i in firing and e > pd.Timestamp(firing[i]["end"]) for i, e in zip(ids, ends, strict=True)]
+        alerts += incident_alerts(table[grew], record.run_id, notifier, reports_dir, now, "incident_update")
+        firing.update(
+            {a.fields["incident_id"]: {"end": a.fields["end"], "ends_at": a.ends_at or ""} for a in alerts}
+        )
         notified = (notified + [str(i) for i in fresh["incident_id"]])[-NOTIFIED_INCIDENTS_MAX:]
         last_id = record.storage_id
+    firing = {i: f for i, f in firing.items() if f["ends_at"] and pd.Timestamp(f["ends_at"]) > now}
     results, outbox = deliver_with_outbox(notifier.build(), alerts, state.get("outbox") or {}, context.log)
-    context.update_cursor(json.dumps({"storage_id": last_id, "notified": notified, "outbox": outbox}))
+    context.update_cursor(
+        json.dumps({"storage_id": last_id, "notified": notified, "firing": firing, "outbox": outbox})
+    )
     return dg.SkipReason(_report(results, len(alerts)))
 
 

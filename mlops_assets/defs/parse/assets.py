@@ -14,6 +14,7 @@ import pandas as pd
 
 from mlops_assets.defs.ingest.assets import RAW_KEYS
 from mlops_assets.defs.partitions import host_hour_partitions, split_key, window_of
+from mlops_assets.defs.schema import table_schema
 from mlops_assets.defs.tags import stage_tags
 from mlops_assets.lib.contracts.raw import SOURCES
 from mlops_assets.lib.contracts.tables import schema_mismatches
@@ -28,10 +29,6 @@ MAX_RAW_LAG_HOURS = float(os.getenv("MLOPS_MAX_RAW_LAG_HOURS", "3"))
 # Sources interleave writers (several GPUs, containers): allow this much backwards jitter.
 ORDER_TOLERANCE = {"gpu": "2s", "journal": "5s", "kernel": "5s", "docker_logs": "5s", "docker_events": "5s"}
 PARSED_KEYS = {source: dg.AssetKey(f"parsed_{source}") for source in SOURCES}
-
-
-def table_schema(df: pd.DataFrame) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(str(c), str(t)) for c, t in df.dtypes.items()])
 
 
 def _check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
@@ -153,7 +150,7 @@ def build_parse_asset(source: str) -> dg.AssetsDefinition:
         yield dg.MaterializeResult(
             metadata={
                 "dagster/row_count": len(main),
-                "dagster/column_schema": table_schema(main),
+                "dagster/column_schema": table_schema(main, main_table),
                 "quarantined": len(parsed.quarantine),
                 "quarantine_rate": rate,
                 "records_in": parsed.records_in,

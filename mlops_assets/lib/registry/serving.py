@@ -9,10 +9,20 @@ column that is not in the signature before ``predict`` sees it. ``host`` selects
 baselines (without it the pooled fleet ones are used, see lib/detect/model.py); ``window_start`` (UTC, ISO
 strings in JSON) tells which windows are consecutive, which the sustained term needs (without it a
 batch gets single-window scores, see lib/detect/scoring.py).
+
+The model loads WITHOUT this repository: the pure package (``mlops_assets/lib``, which never imports
+dagster) is logged as the model's ``code_paths``, so the pickled classes resolve from the artifact,
+and the requirements are the exact versions installed when it was logged (:func:`pinned_requirements`).
+A fresh ``pip install -r requirements.txt`` from the artifact is then enough for
+``mlflow.pyfunc.load_model`` and ``mlflow models serve`` (tested in a new virtualenv).
 """
 
 from __future__ import annotations
 
+import importlib.metadata
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import mlflow.pyfunc
@@ -25,6 +35,19 @@ from mlops_assets.lib.detect.model import TrainedModel
 from mlops_assets.lib.detect.scoring import score_wide
 
 OUTPUT_COLUMNS = ("score", "is_anomaly", "top_features")
+# What loading and serving the pickled model imports (measured: `import` of this module plus unpickling).
+SERVING_DISTRIBUTIONS = (
+    "mlflow",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "scipy",
+    "pyarrow",
+    "cloudpickle",
+    "joblib",
+    "threadpoolctl",
+)
+PACKAGE = Path(__file__).resolve().parents[2]  # .../mlops_assets
 
 
 class AnomalyDetectorModel(mlflow.pyfunc.PythonModel):
@@ -75,17 +98,36 @@ def signature(model: TrainedModel, example: pd.DataFrame) -> ModelSignature:
     return ModelSignature(inputs=Schema(inputs), outputs=outputs)
 
 
+def pinned_requirements() -> list[str]:
+    """``dist==version`` of every distribution the served model imports, as installed now.
+
+    Explicit rather than inferred: mlflow's inference shells out to `uv export`/imports (~20 s a run)
+    and would list this repository's package, which a serving host does not have.
+    """
+    return [f"{d}=={importlib.metadata.version(d)}" for d in SERVING_DISTRIBUTIONS]
+
+
+def package_subset(dest: Path) -> Path:
+    """A copy of ``mlops_assets/__init__.py`` + ``mlops_assets/lib`` (pure: no dagster) under ``dest``."""
+    root = dest / "mlops_assets"
+    root.mkdir(parents=True)
+    shutil.copy2(PACKAGE / "__init__.py", root / "__init__.py")
+    shutil.copytree(PACKAGE / "lib", root / "lib", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return root
+
+
 def log_pyfunc(model: TrainedModel, example: pd.DataFrame, registered_model_name: str | None = None) -> Any:
-    """Log (and register) the pyfunc in the active MLflow run; returns mlflow's ModelInfo."""
-    return mlflow.pyfunc.log_model(
-        name="model",
-        python_model=AnomalyDetectorModel(model),
-        input_example=example,
-        signature=signature(model, example),
-        registered_model_name=registered_model_name,
-        # explicit: requirement inference shells out to `uv export`/imports and costs ~20 s per run
-        pip_requirements=[f"mlflow=={mlflow.__version__}", "scikit-learn", "pandas", "numpy"],
-    )
+    """Log (and register) the self-contained pyfunc in the active MLflow run; returns mlflow's ModelInfo."""
+    with tempfile.TemporaryDirectory(prefix="mlops-serving-") as tmp:
+        return mlflow.pyfunc.log_model(
+            name="model",
+            python_model=AnomalyDetectorModel(model),
+            input_example=example,
+            signature=signature(model, example),
+            registered_model_name=registered_model_name,
+            code_paths=[str(package_subset(Path(tmp)))],
+            pip_requirements=pinned_requirements(),
+        )
 
 
 def schema_differences(model: TrainedModel, input_names: list[str]) -> list[str]:
