@@ -189,11 +189,15 @@ def memory_flag_events(samples: pd.DataFrame, gmap: GpuMap) -> list[dict[str, An
 def clock_event_events(samples: pd.DataFrame, gmap: GpuMap) -> list[dict[str, Any]]:
     """A hardware clock-event reason active in >= 6 of the last 10 minutes (gpud's 0.6/min rate):
     one event per GPU, reason and sustained episode."""
-    col = next((c for c in ("clocks_event_reasons", "throttle_reasons") if c in samples), None)
-    if samples.empty or col is None:
+    cols = [c for c in ("clocks_event_reasons", "throttle_reasons") if c in samples]
+    if samples.empty or not cols:
         return []
+    # The newer field name wins where it was collected; older drivers only fill throttle_reasons.
+    reasons = pd.to_numeric(samples[cols[0]], errors="coerce")
+    for col in cols[1:]:
+        reasons = reasons.fillna(pd.to_numeric(samples[col], errors="coerce"))
     watched = sum(bit for bit, *_ in CLOCK_EVENTS)
-    mask = pd.to_numeric(samples[col], errors="coerce").fillna(0).astype("int64") & watched
+    mask = reasons.fillna(0).astype("int64") & watched
     hit = samples[(mask > 0).to_numpy() & samples["gpu_index"].notna().to_numpy()]
     if hit.empty:  # the healthy case: no hardware reason anywhere
         return []
