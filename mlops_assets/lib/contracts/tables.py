@@ -184,7 +184,9 @@ def conform(df: pd.DataFrame, schema: dict[str, str]) -> pd.DataFrame:
                 s = s.astype(dtype)
             out[col] = s
         else:
-            out[col] = pd.Series(pd.NA if dtype != TS else pd.NaT, index=df.index, dtype=dtype)
+            # numpy float columns have no pd.NA: their null is NaN
+            null = pd.NaT if dtype == TS else float("nan") if dtype.startswith("float") else pd.NA
+            out[col] = pd.Series(null, index=df.index, dtype=dtype)
     return out.reset_index(drop=True)
 
 
