@@ -46,14 +46,18 @@ def built_image() -> str:
         [str(BUILD)], env={**os.environ, "IMAGE": IMAGE}, capture_output=True, text=True, timeout=1800
     )
     if proc.returncode != 0:
-        raise RuntimeError(f"deploy/image/build.sh failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise RuntimeError(
+            f"deploy/image/build.sh failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     return IMAGE
 
 
 def docker(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
-        raise RuntimeError(f"docker {' '.join(args[:3])} ... failed ({proc.returncode}): {proc.stderr[-3000:]}")
+        raise RuntimeError(
+            f"docker {' '.join(args[:3])} ... failed ({proc.returncode}): {proc.stderr[-3000:]}"
+        )
     return proc
 
 
@@ -108,7 +112,9 @@ def _env(container: Mapping[str, Any], pod_meta: Mapping[str, Any], cluster: Clu
         if "secretKeyRef" in ref:
             env[item["name"]] = cluster.secret(ref["secretKeyRef"]["name"])[ref["secretKeyRef"]["key"]]
         elif "configMapKeyRef" in ref:
-            env[item["name"]] = cluster.config_map(ref["configMapKeyRef"]["name"])[ref["configMapKeyRef"]["key"]]
+            env[item["name"]] = cluster.config_map(ref["configMapKeyRef"]["name"])[
+                ref["configMapKeyRef"]["key"]
+            ]
         elif ref.get("fieldRef", {}).get("fieldPath") == "metadata.namespace":
             env[item["name"]] = cluster.namespace
         elif ref.get("fieldRef", {}).get("fieldPath") == "metadata.name":
@@ -130,9 +136,16 @@ def _write_files(folder: Path, files: Mapping[str, str], mode: int, gid: int | N
 
 
 def pod_to_docker_run(
-    pod_template: Mapping[str, Any], image: str, cluster: Cluster, scratch: Path, name: str
+    pod_template: Mapping[str, Any],
+    image: str,
+    cluster: Cluster,
+    scratch: Path,
+    name: str,
+    detach: bool = False,
 ) -> list[str]:
-    """`docker run` arguments (after `docker`) for the single container of a pod template."""
+    """`docker run` arguments (after `docker`) for the single container of a pod template.
+
+    A detached container (a Deployment's pod) is kept after it exits so its logs can be read."""
     spec = pod_template["spec"]
     meta = {**pod_template.get("metadata", {}), "name": name}
     (container,) = spec["containers"]
@@ -140,7 +153,7 @@ def pod_to_docker_run(
     uid = sc.get("runAsUser", pod_sc.get("runAsUser"))
     gid = sc.get("runAsGroup", pod_sc.get("runAsGroup"))
     fs_group = pod_sc.get("fsGroup")
-    cmd = ["run", "--rm", "--name", name, "--network", "host", "--pull", "never"]
+    cmd = ["run", "-d" if detach else "--rm", "--name", name, "--network", "host", "--pull", "never"]
     if uid is not None:
         cmd += ["--user", f"{uid}:{gid if gid is not None else uid}"]
     if fs_group is not None:
@@ -158,8 +171,12 @@ def pod_to_docker_run(
         cmd += ["--cpus", f"{min(_cpus(limits['cpu']), cluster.nproc):g}"]
     for key, value in (meta.get("labels") or {}).items():
         cmd += ["--label", f"{key}={value}"]
-    for key, value in _env(container, meta, cluster).items():
-        cmd += ["-e", f"{key}={value}"]
+    # Through a file, not -e: secret values stay out of the process list and of error messages.
+    scratch.mkdir(parents=True, exist_ok=True)
+    env_file = scratch / f"{name}.env"
+    env_file.touch(mode=0o600)
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in _env(container, meta, cluster).items()))
+    cmd += ["--env-file", str(env_file)]
 
     volumes = {v["name"]: v for v in spec.get("volumes", [])}
     for mount in container.get("volumeMounts", []):
@@ -185,6 +202,8 @@ def pod_to_docker_run(
             _write_files(source, cluster.config_map(vol["configMap"]["name"]), mode, fs_group)
         else:
             raise ValueError(f"unsupported volume {vol}")
+        if mount.get("subPath"):
+            source = source / mount["subPath"]
         cmd += ["--mount", f"type=bind,source={source},destination={target}{',readonly' if ro else ''}"]
     cmd.append(image)
     cmd += [*container.get("command", []), *container.get("args", [])]

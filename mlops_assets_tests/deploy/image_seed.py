@@ -36,7 +36,13 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("image_seed runs the upstream steps host-side: MLOPS_ASSETS_ENV must be local")
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     start = end - timedelta(hours=args.hours)
-    summary = simulate(cfg.raw_dir, hosts=1, gpus=args.gpus, hours=args.hours, seed=args.seed, start=start,
+    summary = simulate(
+        cfg.raw_dir,
+        hosts=1,
+        gpus=args.gpus,
+        hours=args.hours,
+        seed=args.seed,
+        start=start,
         faults=[],  # healthy hours: the baseline training learns from; faults need >= 6 h per host
     )
     (sim_host,) = summary.hosts
