@@ -6,7 +6,7 @@ PY := .venv/bin/python
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export MLOPS_HOME ?= $(CURDIR)/.mlops
 
-.PHONY: venv demo test ui bench lint fmt clean
+.PHONY: venv demo test ui bench lint fmt clean image image-smoke
 
 $(UV):
 	python3 -m venv .tools
@@ -35,6 +35,14 @@ ui: venv
 bench: venv
 	$(UV) pip install --python $(PY) --quiet --no-deps "drain3==0.9.11" "jsonpickle>=3"
 	$(PY) bench/run.py $(BENCH)
+
+# The production image on the local Docker engine (deploy/image/: debootstrap base, cached; classic builder).
+image:
+	deploy/image/build.sh
+
+# Code server + a parse and the training step pod of the image, against real PostgreSQL and MLflow.
+image-smoke: venv image
+	$(PY) -m pytest -m image mlops_assets_tests/deploy $(PYTEST_ARGS)
 
 lint: venv
 	.venv/bin/ruff check .

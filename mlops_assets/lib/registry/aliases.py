@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlparse
 
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
@@ -30,7 +31,7 @@ def ensure_experiment(tracking_uri: str, name: str, artifact_root: str) -> str:
     if exp is not None:
         return exp.experiment_id
     location = artifact_root.rstrip("/") + "/" + name
-    if "://" not in location:
+    if not urlparse(location).scheme:  # a local folder; `mlflow-artifacts:/x` or `s3://b/x` are remote
         from pathlib import Path
 
         Path(location).mkdir(parents=True, exist_ok=True)
