@@ -185,7 +185,9 @@ def conform(df: pd.DataFrame, schema: dict[str, str]) -> pd.DataFrame:
             out[col] = s
         else:
             # numpy columns have no pd.NA: a float's null is NaN, a plain bool (a flag) is False
-            null = {TS: pd.NaT, "bool": False}.get(dtype, float("nan") if dtype.startswith("float") else pd.NA)
+            null = {TS: pd.NaT, "bool": False}.get(
+                dtype, float("nan") if dtype.startswith("float") else pd.NA
+            )
             out[col] = pd.Series(null, index=df.index, dtype=dtype)
     return out.reset_index(drop=True)
 
