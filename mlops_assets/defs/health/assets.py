@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 import dagster as dg
 import pandas as pd
 
-from mlops_assets.defs.features.assets import expected_gpus, read_parsed, table_schema
+from mlops_assets.defs.features.assets import expected_gpus, read_parsed
+from mlops_assets.defs.schema import table_schema
 from mlops_assets.defs.partitions import HOURLY_FMT, host_hour_partitions, split_key, window_of
 from mlops_assets.defs.tags import stage_tags
 from mlops_assets.lib.health.escalation import escalate
@@ -88,7 +89,7 @@ def health_events(context: dg.AssetExecutionContext, storage: StorageResource) -
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(events),
-            "dagster/column_schema": table_schema(events),
+            "dagster/column_schema": table_schema(events, "health_events"),
             "by_severity": dg.MetadataValue.json(
                 {str(k): int(v) for k, v in events["severity"].value_counts().items()}
             ),
