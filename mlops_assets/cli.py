@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "templates": ("templates", "mine log templates from a file of messages"),
     "check-host": ("check_host", "check that a host in hosts.yaml can be collected from"),
     "rollback": ("rollback", "move the champion alias back to the previous model version"),
+    "label": ("label", "record an operator verdict on an incident: confirmed | false-alarm"),
 }
 
 

@@ -16,7 +16,14 @@ from typing import Any
 
 import pandas as pd
 
-from mlops_assets.lib.storage.partition_store import atomic_write_text, exists, join, list_dir, read_bytes
+from mlops_assets.lib.storage.partition_store import (
+    atomic_write_text,
+    exists,
+    join,
+    list_dir,
+    read_bytes,
+    read_parquet,
+)
 
 VERDICTS = ("confirmed", "false-alarm")
 LABEL_DIR = ("labels", "operator")
@@ -87,3 +94,25 @@ def split_verdicts(labels: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         cur.loc[cur["verdict"] == "confirmed", cols].reset_index(drop=True),
         cur.loc[cur["verdict"] == "false-alarm", cols].reset_index(drop=True),
     )
+
+
+INCIDENTS_FILE = ("incidents", "incidents.parquet")
+
+
+def find_incident(root: str, incident_id: str) -> dict[str, Any]:
+    """The incidents-table row of ``incident_id``; raises with what to do when it is unknown."""
+    path = join(root, *INCIDENTS_FILE)
+    if not exists(path):
+        raise FileNotFoundError(f"no incidents table at {path}: materialize the incidents asset first")
+    table = read_parquet(path)
+    rows = table[table["incident_id"].astype(str) == incident_id]
+    if rows.empty:
+        known = ", ".join(table["incident_id"].astype(str).tail(5))
+        raise KeyError(f"incident {incident_id!r} is not in {path} (latest: {known or 'none'})")
+    return rows.iloc[-1].to_dict()
+
+
+def label_incident(root: str, incident_id: str, verdict: str, note: str = "", by: str = "") -> dict[str, str]:
+    """Look the incident up, write its label; returns the record with the label's path."""
+    record = label_record(find_incident(root, incident_id), verdict, note, by)
+    return {**record, "path": append_label(root, record)}
