@@ -67,10 +67,11 @@ def append_label(root: str, record: dict[str, str]) -> str:
     return path
 
 
-def read_labels(root: str) -> pd.DataFrame:
-    """Every label ever written, oldest first (empty frame with COLUMNS when there is none)."""
-    folder = join(root, *LABEL_DIR)
-    rows = [json.loads(read_bytes(join(folder, n))) for n in list_dir(folder) if n.endswith(".json")]
+def read_labels(root: str | None) -> pd.DataFrame:
+    """Every label ever written, oldest first (empty frame with COLUMNS when there is none or no root)."""
+    folder = join(root, *LABEL_DIR) if root else None
+    names = list_dir(folder) if folder else []
+    rows = [json.loads(read_bytes(join(folder, n))) for n in names if n.endswith(".json")]
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     for c in ("start", "end"):
         frame[c] = pd.to_datetime(frame[c], utc=True)
