@@ -75,6 +75,7 @@ def one_hour(hour: int, args: argparse.Namespace) -> dict:
         "passed": out["gates_passed"],
         "failed": sorted(k for k, g in out["gates"].items() if not g["passed"]),
         "min_recall": round(ch["min_event_recall_by_fault"], 3),
+        "missed": sorted(k for k, v in ch["event_recall_by_fault"].items() if v < 1.0),
         "event_recall": round(ch["event_recall"], 3),
         "false_alarms_per_host_day": round(ch["false_alarms_per_host_day"], 2),
         "alarm_minute_share": round(ch["alarm_minute_share"], 4),

@@ -126,7 +126,8 @@ def drop_gpu(b: RawBundle, gpu: int | None, s: int, e: int, error: str) -> None:
 
 
 def heat(fan: float, peak_c: float) -> Edit:
-    """The board heats towards ``peak_c`` over the first half of the fault, throttling above 85 C."""
+    """The board heats towards ``peak_c`` over the first half of the fault, throttling above 85 C
+    (clock-event bits as NVML defines them; HW slowdown asserts with the hardware thermal limit)."""
 
     def edit(row: Row, p: float, t: int) -> Row:
         base = get(row, "temperature.gpu")
@@ -135,8 +136,9 @@ def heat(fan: float, peak_c: float) -> Edit:
             return row
         temp = base + (max(peak_c, base) - base) * min(1.0, 2.0 * p)
         put(row, "temperature.gpu", temp)
-        if temp >= 85:
-            put(row, "reasons", int(get(row, "reasons") or 0) | 0x20 | 0x40)
+        if temp >= 85:  # NVML: SW thermal 0x20, HW thermal 0x40; HW slowdown 0x8 joins at the HW limit
+            bits = 0x20 | 0x40 | (0x8 if temp >= 90 else 0)
+            put(row, "reasons", int(get(row, "reasons") or 0) | bits)
             clock = get(row, "clocks.sm")
             if clock is not None:
                 put(row, "clocks.sm", clock * 0.55)
