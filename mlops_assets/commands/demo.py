@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
     from mlops_assets.definitions import defs
     from mlops_assets.defs.partitions import HOURLY_FMT, host_hour_key, hosts_partitions
-    from mlops_assets.defs.stages import run_all_stages
+    from mlops_assets.defs.stages import GateFailed, run_all_stages
     from mlops_assets.environment import settings
     from mlops_assets.simulate import simulate
     from mlops_assets.simulate.host import host_name
@@ -110,11 +110,18 @@ def run(args: argparse.Namespace) -> int:
     model_cfg = {"train_days": float(args.train_days), "holdout_days": 1.0, "min_train_days": 1.0}
     # one drift evaluation may recommend retraining here (production waits for K in a row + cooldown)
     drift_cfg = {"drift_report": {"config": {"current_hours": 24, "consecutive": 1, "cooldown_hours": 0.0}}}
+    refused = None
     try:
         run_all_stages(defs, instance, keys, model_cfg, _say, score_keys=last, monitor_ops=drift_cfg)
-    except RuntimeError as exc:  # GateFailed included: its message says which gate failed
+    except GateFailed as exc:  # the gates refused the candidate: report their out-of-sample figures
+        refused = str(exc)
+    except RuntimeError as exc:
         raise SystemExit(f"[demo] {exc}") from exc
-    line = _summary(cfg, instance, defs, summary.hosts, last, model_cfg)
+    line = (
+        _gate_figures(instance) if refused else _summary(cfg, instance, defs, summary.hosts, last, model_cfg)
+    )
+    if refused:
+        line |= {"champion_version": None, "why_no_champion": refused}
     line |= {
         "hosts": len(summary.hosts),
         "days": args.days,
@@ -126,7 +133,115 @@ def run(args: argparse.Namespace) -> int:
         "seconds": round(time.perf_counter() - t0, 1),
     }
     print(json.dumps(line, default=str), flush=True)
-    return 0
+    return 1 if refused else 0
+
+
+def _gate_figures(instance) -> dict:
+    """What the gates measured on the held-out last day (the candidate's out-of-sample figures)."""
+    from mlops_assets.defs.model.assets import latest_candidate, load_evaluation
+    from mlops_assets.lib.evaluate.gates import compact, gate_results
+
+    version, path = latest_candidate(instance)
+    ev = load_evaluation(path)
+    ch = ev["challenger"]
+    return {
+        "in_sample": False,
+        "gate_data": ev["gate_data"],
+        "train_range": ev["train_range"],
+        "heldout_range": ev["params"]["holdout_range"],
+        "candidate_version": version,
+        "gates": compact(gate_results(ev)),
+        "heldout_recall_by_kind": {k: round(v, 2) for k, v in ch["event_recall_by_fault"].items()},
+        "heldout_min_recall": round(ch["min_event_recall_by_fault"], 2),
+        "heldout_false_alarms_per_host_day": round(ch["false_alarms_per_host_day"], 2),
+        "heldout_alarm_minute_share": round(ch["alarm_minute_share"], 4),
+        "reference": ev["reference_kind"],
+    }
+
+
+def _summary(cfg, instance, defs, hosts: list[str], last: list, model_cfg: dict) -> dict:
+    """Out-of-sample figures: the gates on the held-out last day, its scoring, drift, retraining."""
+    import dagster as dg
+
+    from mlops_assets.defs.model.assets import latest_candidate
+    from mlops_assets.defs.monitor.drift import DRIFT_KEY, retrain_on_drift
+    from mlops_assets.defs.monitor.summary import demo_outputs
+    from mlops_assets.defs.stages import run_job
+    from mlops_assets.lib.evaluate.false_alarms import alarm_groups
+
+    figures = _gate_figures(instance)  # before a retraining replaces the latest candidate
+    hours = sorted({k.keys_by_dimension["hour"] for k in last})
+    out = demo_outputs(cfg, hosts, hours)
+    scores = out["scores"]
+    host_days = len(scores) / 1440.0
+    groups = alarm_groups(
+        scores["host"].astype(str).to_numpy(),
+        pd_ns(scores["window_start"]),
+        scores["is_anomaly"].to_numpy(dtype=bool),
+        60_000_000_000,
+        300_000_000_000,
+    )
+    drift = instance.get_latest_materialization_event(DRIFT_KEY).asset_materialization.metadata
+    tick = retrain_on_drift.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs))
+    retrain: dict = {"requested": bool(tick.run_requests), "reason": drift["retrain_reason"].value}
+    if tick.run_requests:
+        _say("drift sensor requested retraining: train_and_deploy through the same gates")
+        result = run_job(
+            defs,
+            instance,
+            "train_and_deploy",
+            ops={"anomaly_model": {"config": model_cfg}},
+            allow_failure=True,
+        )
+        retrain |= {
+            "gates_passed": result.success,
+            "failed_gates": sorted(
+                e.check_name for e in result.get_asset_check_evaluations() if not e.passed
+            ),
+            "candidate_version": latest_candidate(instance)[0],
+        }
+    return {
+        **figures,
+        "scored_range": f"{hours[0]} .. {hours[-1]}",
+        "champion_version": out["champion_version"],
+        "scored_windows": len(scores),
+        "scored_alarm_groups_per_host_day": round(groups / host_days, 2) if host_days else None,
+        "incidents": out["incidents"],
+        "drift_share": round(float(drift["drift_share"].value), 3),
+        "drifted_features": drift["drifted_features"].value[:8],
+        "drift_report": out["drift_report"],
+        "retrain": retrain,
+    }
+
+
+def pd_ns(values):  # pandas is imported lazily (CLI start-up time)
+    """UTC nanoseconds of a datetime column."""
+    import pandas as pd
+
+    return pd.to_datetime(values, utc=True).to_numpy(dtype="datetime64[ns]").astype("int64")
+
+
+def _gate_figures(instance) -> dict:
+    """What the gates measured on the held-out last day (the candidate's out-of-sample figures)."""
+    from mlops_assets.defs.model.assets import latest_candidate, load_evaluation
+    from mlops_assets.lib.evaluate.gates import compact, gate_results
+
+    version, path = latest_candidate(instance)
+    ev = load_evaluation(path)
+    ch = ev["challenger"]
+    return {
+        "in_sample": False,
+        "gate_data": ev["gate_data"],
+        "train_range": ev["train_range"],
+        "heldout_range": ev["params"]["holdout_range"],
+        "candidate_version": version,
+        "gates": compact(gate_results(ev)),
+        "heldout_recall_by_kind": {k: round(v, 2) for k, v in ch["event_recall_by_fault"].items()},
+        "heldout_min_recall": round(ch["min_event_recall_by_fault"], 2),
+        "heldout_false_alarms_per_host_day": round(ch["false_alarms_per_host_day"], 2),
+        "heldout_alarm_minute_share": round(ch["alarm_minute_share"], 4),
+        "reference": ev["reference_kind"],
+    }
 
 
 def _summary(cfg, instance, defs, hosts: list[str], last: list, model_cfg: dict) -> dict:
