@@ -4,7 +4,7 @@ For each start hour: simulate ``--days`` of hosts (faults in the first ``--train
 ``--hot-room`` C warmer on the last day), mine templates from the history, then run exactly what
 anomaly_model runs on its data (commands/backtest_gates.backtest_gates: time split, train on the
 first days, faults overlaid on copies of the last day's raw, false alarms on the unmodified last
-day, every gate). The cheap variant (one host, 4 GPUs, 30 s sampling) skips the Dagster run
+day, every gate). The cheap variant (one host, 4 GPUs) skips the Dagster run
 overhead, not the code path: the start-hour failure of the old demo came from that path
 (a quiet training day calibrated the threshold too low).
 
@@ -91,7 +91,7 @@ def main() -> int:
     p.add_argument("--days", type=int, default=3)
     p.add_argument("--train-days", type=int, default=2)
     p.add_argument("--hot-room", type=float, default=5.0)
-    p.add_argument("--gpu-interval", type=float, default=30.0)
+    p.add_argument("--gpu-interval", type=float, default=10.0)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "sweep_demo_hours.json"))
     args = p.parse_args()

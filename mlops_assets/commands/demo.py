@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-days", type=int, default=2, help="history the model trains on")
     parser.add_argument("--hot-room", type=float, default=5.0, help="C warmer on the last day (drift)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--gpu-interval", type=float, default=30.0, help="nvidia-smi sampling period, s")
+    parser.add_argument("--gpu-interval", type=float, default=10.0, help="nvidia-smi sampling period, s")
     parser.add_argument(
         "--end",
         type=_hour,
