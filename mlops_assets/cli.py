@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rollback": ("rollback", "move the champion alias back to the previous model version"),
     "redact": ("redact", "print exactly what would leave the host for a text (redaction audit)"),
     "incidents": ("incidents", "list the newest incidents (or `incidents show ID`) with their report paths"),
+    "label": ("label", "record an operator verdict on an incident: confirmed | false-alarm"),
 }
 
 

@@ -42,8 +42,14 @@ def run_all_stages(
     keys: list[dg.MultiPartitionKey],
     heldout: dict,
     say: Callable[[str], None],
+    score_keys: list[dg.MultiPartitionKey] | None = None,
+    monitor_ops: dict | None = None,
 ) -> dict[str, dg.ExecuteInProcessResult]:
-    """collect+parse -> templates -> features -> train/gate/deploy -> score -> incidents/triage/drift."""
+    """collect+parse -> templates -> features -> train/gate/deploy -> score -> incidents/triage/drift.
+
+    ``score_keys`` (default: every key) limits scoring, e.g. to the days the model did not train on;
+    ``monitor_ops`` is the op config of the monitor job (drift thresholds).
+    """
     results: dict[str, dg.ExecuteInProcessResult] = {}
     say(f"collect_and_parse: {len(keys)} host-hour partitions")
     # Newest hour first: each parse step's raw_freshness check judges the host's newest collected hour,
@@ -69,9 +75,10 @@ def run_all_stages(
             "the challenger did not pass its blocking gates, so no champion was promoted; "
             "the checks above say which property failed and by how much"
         )
-    say(f"score: {len(keys)} partitions")
-    for key in keys:
+    to_score = keys if score_keys is None else score_keys
+    say(f"score: {len(to_score)} partitions")
+    for key in to_score:
         results["score"] = run_job(defs, instance, "score", key)
     say("monitor: incidents, triage, drift report")
-    results["monitor"] = run_job(defs, instance, "monitor")
+    results["monitor"] = run_job(defs, instance, "monitor", ops=monitor_ops)
     return results

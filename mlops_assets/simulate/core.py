@@ -64,11 +64,13 @@ def simulate(
     start: datetime = DEFAULT_START,
     gpu_interval_s: float = 10,
     faults: list[FaultSpec] | None = None,
+    ambient: tuple[datetime, float] | None = None,
 ) -> SimulationSummary:
     """Write ``hosts`` hosts' raw logs for ``hours`` from ``start`` under ``out``.
 
     ``faults=None`` uses the seeded default schedule (every fault kind once); pass ``[]`` for a
-    fault-free run or an explicit list for targeted tests.
+    fault-free run or an explicit list for targeted tests. ``ambient=(since, degrees)``: from
+    ``since`` on the room is ``degrees`` C warmer (an environment change, not a fault).
     """
     if hosts < 1 or gpus < 1 or hours <= 0 or gpu_interval_s <= 0:
         raise ValueError(
@@ -89,6 +91,10 @@ def simulate(
         host = HostLog(i, gpus, start_ns, end_ns, np.random.default_rng([seed, i]))
         ct.setup(host)
         wl = normal.plan_workload(host, gpu_interval_s)
+        if ambient is not None:
+            wl.ambient_offset_c = np.where(
+                wl.t_ns >= to_ns(ambient[0].astimezone(UTC)), float(ambient[1]), 0.0
+            )
         mine = sorted((f for f in faults if f.host == name), key=lambda f: f.start)
         windows = [(to_ns(f.start), to_ns(f.end)) for f in mine]
         normal.nightly_restarts(host, wl, windows)

@@ -39,6 +39,7 @@ class Workload:
     missing: np.ndarray  # (T, G) bool: GPU fell off the bus, absent from the sample
     ecc: np.ndarray  # (T, G) volatile uncorrected ECC counter
     error_lines: dict[int, list[str]] = field(default_factory=dict)  # sample -> nvidia-smi errors
+    ambient_offset_c: np.ndarray | None = None  # (T,) room warmer than AMBIENT_C by this much
 
     def mask(self, start_ns: int, end_ns: int) -> np.ndarray:
         """Boolean (T,) mask of samples inside [start_ns, end_ns)."""
@@ -93,7 +94,8 @@ def render_csv(host: HostLog, wl: Workload) -> str:
 
     # heat: fan-cooled boards shed heat through their fan; a dead fan raises the rise by ~60 %
     k = 45.0 / m.power_limit_w
-    target = AMBIENT_C + k * power * np.where(wl.fan_failed, 1.6, 1.0)
+    room = AMBIENT_C if wl.ambient_offset_c is None else AMBIENT_C + wl.ambient_offset_c[:, None]
+    target = room + k * power * np.where(wl.fan_failed, 1.6, 1.0)
     temp = _ema(target, dt_s, target[0]) + rng.normal(0, 0.4, (T, G))
     sw_th, hw_th = temp >= 87.0, temp >= 92.0
     reasons |= np.where(sw_th, SW_THERMAL, 0) | np.where(hw_th, HW_THERMAL, 0)

@@ -21,3 +21,12 @@ def test_an_end_in_the_future_is_refused_with_the_latest_valid_hour(tmp_path, mo
     with pytest.raises(SystemExit, match="is in the future: hourly partitions exist only up to"):
         main(["demo", "--end", future])
     assert not (tmp_path / "raw").exists()  # refused before simulating anything
+
+
+def test_fewer_than_three_days_is_refused_before_simulating(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("MLOPS_HOME", str(tmp_path))
+    with pytest.raises(SystemExit, match="--days >= 3"):
+        main(["demo", "--days", "2"])
+    with pytest.raises(SystemExit, match="--train-days"):
+        main(["demo", "--days", "3", "--train-days", "3"])
+    assert not (tmp_path / "raw").exists()

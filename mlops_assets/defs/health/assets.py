@@ -13,8 +13,8 @@ import dagster as dg
 import pandas as pd
 
 from mlops_assets.defs.features.assets import expected_gpus, read_parsed
-from mlops_assets.defs.schema import table_schema
 from mlops_assets.defs.partitions import HOURLY_FMT, host_hour_partitions, split_key, window_of
+from mlops_assets.defs.schema import table_schema
 from mlops_assets.defs.tags import stage_tags
 from mlops_assets.lib.health.escalation import escalate
 from mlops_assets.lib.health.rules import health_events as run_health_rules

@@ -1,4 +1,4 @@
-"""anomaly_model (train + held-out evaluation + MLflow registration) and deployed_model (champion alias).
+"""anomaly_model (train + own-history held-out evaluation + MLflow registration) and deployed_model.
 
 The candidate is registered in MLflow but only becomes ``champion`` through deployed_model, which
 runs after the blocking checks on anomaly_model (checks.py) and re-verifies their verdict itself.
@@ -6,29 +6,28 @@ runs after the blocking checks on anomaly_model (checks.py) and re-verifies thei
 
 import json
 import os
-from datetime import timedelta
 from typing import Any
 
 import dagster as dg
 import mlflow
-import numpy as np
-import pandas as pd
 
+from mlops_assets.defs.model.candidate import degrade, metrics_markdown
+from mlops_assets.defs.model.heldout_data import heldout_from_storage, read_training, serving_check, split_of
 from mlops_assets.defs.model.plots import inline_png, score_plot_png
 from mlops_assets.defs.model.resources import ModelRegistryResource
-from mlops_assets.defs.partitions import HOURLY_FMT, window_of
 from mlops_assets.defs.schema import column_schema
 from mlops_assets.defs.tags import stage_tags
 from mlops_assets.lib.detect.model import ModelParams, train
 from mlops_assets.lib.detect.scoring import score
-from mlops_assets.lib.evaluate.detections import evaluate_detections, gate_results
+from mlops_assets.lib.evaluate.evaluate import evaluate_candidate
+from mlops_assets.lib.evaluate.gates import gate_results
+from mlops_assets.lib.evaluate.heldout import cold_start_reason
 from mlops_assets.lib.features.registry import feature_registry_frame
 from mlops_assets.lib.registry import aliases as registry
-from mlops_assets.lib.registry.serving import log_pyfunc, schema_differences, serving_example, unwrap
+from mlops_assets.lib.registry.serving import log_pyfunc, serving_example, unwrap
 from mlops_assets.lib.storage.partition_store import atomic_write_bytes, atomic_write_text, read_bytes
 from mlops_assets.lib.templates.state import load_template_miner
 from mlops_assets.resources import StorageResource
-from mlops_assets.simulate.heldout import simulate_heldout
 
 OWNERS = ["team:ml-platform"]
 MODEL_KEY = dg.AssetKey("anomaly_model")
@@ -36,43 +35,32 @@ MODEL_KEY = dg.AssetKey("anomaly_model")
 
 class TrainConfig(dg.Config):
     train_days: float = float(os.getenv("MLOPS_TRAIN_DAYS", "7"))
-    eval_seed: int = int(os.getenv("MLOPS_EVAL_SEED", "1234"))
-    eval_hosts: int = 2
-    eval_hours: int = 24
-    eval_gpus: int = 8
+    holdout_days: float = float(os.getenv("MLOPS_HOLDOUT_DAYS", "1"))  # newest days, never trained on
+    min_train_days: float = float(os.getenv("MLOPS_MIN_TRAIN_DAYS", "1"))  # cold start below this
+    overlay_seed: int = int(os.getenv("MLOPS_OVERLAY_SEED", "1234"))
+    overlay_per_kind: int = 0  # overlaid faults per kind; 0 = one per host
     top_k_templates: int = 40
     n_estimators: int = 100
-
-
-def training_keys(store, days: float) -> list[str]:
-    """Hour keys of the last ``days`` days ending at the newest stored features partition."""
-    keys = sorted({k for h in store.hosts("features") for k in store.keys("features", h)})
-    if not keys:
-        raise FileNotFoundError("no window_features partitions in storage: materialize window_features first")
-    newest, _ = window_of(keys[-1])
-    oldest = (newest - timedelta(days=days) + timedelta(hours=1)).strftime(HOURLY_FMT)
-    return [k for k in keys if k >= oldest]
-
-
-def metrics_markdown(challenger: dict, champion: dict | None) -> str:
-    rows = ["| metric | challenger | champion |", "|---|---|---|"]
-    for k in (
-        "event_recall",
-        "min_event_recall_by_fault",
-        "false_alarms_per_host_day",
-        "median_minutes_to_detect",
-        "window_precision",
-        "window_recall",
-        "window_f1",
-    ):
-        c = champion.get(k) if champion else None
-        fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
-        rows.append(f"| {k} | {fmt(challenger.get(k))} | {fmt(c)} |")
-    return "\n".join(rows)
+    degrade: str = ""  # "" | "shuffle" | "threshold:<value>": a deliberately bad candidate (gate tests)
 
 
 def evaluation_path(storage: StorageResource, version: str) -> str:
     return storage.path("model", "evaluations", f"v{version}.json")
+
+
+def _cold_start(context, storage: StorageResource, reason: str, split) -> dg.MaterializeResult:
+    mlflow.end_run()  # the resource opened a run; nothing is logged for a candidate that was not trained
+    path = storage.path("model", "evaluations", "cold_start.json")
+    atomic_write_text(path, json.dumps({"cold_start": reason, "history_days": split.history_days}, indent=1))
+    context.log.warning(reason)
+    return dg.MaterializeResult(
+        metadata={
+            "model_version": "none",
+            "cold_start": reason,
+            "evaluation_path": dg.MetadataValue.path(path),
+            "history_days": dg.MetadataValue.json(split.history_days),
+        }
+    )
 
 
 @dg.asset(
@@ -81,9 +69,10 @@ def evaluation_path(storage: StorageResource, version: str) -> str:
     group_name="model",
     kinds={"mlflow", "sklearn"},
     owners=OWNERS,
-    description="IsolationForest window anomaly detector trained on the last N days of all hosts' features, "
-    "evaluated on a held-out labelled simulated period (different seed) against the champion, tracked "
-    "and registered in MLflow as `log-anomaly-detector` (pyfunc).",
+    description="IsolationForest window anomaly detector trained on the hosts' own history BEFORE the "
+    "held-out newest days, judged on those days (faults overlaid on copies of their raw logs for recall, "
+    "the unmodified days for false alarms, operator labels) against the champion or the health-rules "
+    "baseline, tracked and registered in MLflow as `log-anomaly-detector` (pyfunc).",
     op_tags=stage_tags("train"),
 )
 def anomaly_model(
@@ -95,32 +84,28 @@ def anomaly_model(
 ) -> dg.MaterializeResult:
     store = storage.store()
     uri = model_registry.tracking_uri
-    keys = training_keys(store, config.train_days)
-    features = store.read_many("features", keys=keys)
-    counts = store.read_many("template_counts", keys=keys)
-    if counts.empty:
-        counts = pd.DataFrame(
-            {
-                "host": pd.Series(dtype="string"),
-                "window_start": pd.Series(dtype="datetime64[ns, UTC]"),
-                "template_id": pd.Series(dtype="string"),
-                "count": pd.Series(dtype="int64"),
-            }
-        )
+    split = split_of(store, holdout_days=config.holdout_days, train_days=config.train_days)
+    reason = cold_start_reason(split, min_train_days=config.min_train_days, holdout_days=config.holdout_days)
+    if reason:
+        return _cold_start(context, storage, reason, split)
+    keys = split.train_keys()
+    features, counts = read_training(store, split)
     miner = load_template_miner(storage.root)
     params = ModelParams(top_k_templates=config.top_k_templates, n_estimators=config.n_estimators)
     model = train(features, counts, params)
-
-    ev_f, ev_c, labels = simulate_heldout(
-        miner, seed=config.eval_seed, hosts=config.eval_hosts, hours=config.eval_hours, gpus=config.eval_gpus
+    if config.degrade:
+        model = degrade(model, features, counts, params, config.degrade)
+    data, notes = heldout_from_storage(
+        store, storage.root, split, miner, seed=config.overlay_seed, per_kind=config.overlay_per_kind or None
     )
-    challenger_scores = score(model, ev_f, ev_c)
-    challenger = evaluate_detections(challenger_scores, labels)
+    for note in notes:
+        context.log.warning(note)
     champion_version = registry.alias_version(uri, registry.CHAMPION, model_registry.model_name)
-    champion = None
-    if champion_version is not None:
-        champ_model = unwrap(registry.load_version(uri, champion_version, model_registry.model_name))
-        champion = evaluate_detections(score(champ_model, ev_f, ev_c), labels)
+    champ_model = (
+        unwrap(registry.load_version(uri, champion_version, model_registry.model_name))
+        if champion_version is not None
+        else None
+    )
 
     mlf = mlflow_tracking  # dagster-mlflow MlFlow: the active run of this Dagster run
     try:
@@ -128,29 +113,16 @@ def anomaly_model(
             {
                 **{k: v for k, v in model.training["params"].items()},
                 "train_days": config.train_days,
-                "eval_seed": config.eval_seed,
+                "holdout_days": config.holdout_days,
+                "degrade": config.degrade or "none",
                 "threshold": model.threshold,
                 "n_columns": len(model.columns),
-            }
-        )
-        mlf.log_metrics(
-            {
-                f"heldout_{k}": float(v)
-                for k, v in challenger.items()
-                if isinstance(v, int | float) and v is not None
+                **data.params,
             }
         )
         mlf.log_metrics(
             {"train_alarm_groups": model.training["alarm_groups"], "train_rows": model.training["rows"]}
         )
-        if champion:
-            mlf.log_metrics(
-                {
-                    f"champion_{k}": float(v)
-                    for k, v in champion.items()
-                    if isinstance(v, int | float) and v is not None
-                }
-            )
         mlf.log_dict(
             {
                 "columns": model.columns,
@@ -161,10 +133,24 @@ def anomaly_model(
         )
         mlf.log_text(feature_registry_frame().to_csv(index=False), "feature_registry.csv")
         mlf.log_text(miner.to_json(), "template_miner.json")
+        mlf.log_text(data.labels.to_csv(index=False), "overlay_labels.csv")
         mlf.set_tags({"template_state_version": miner.state_version, "data_range": f"{keys[0]}..{keys[-1]}"})
         mlflow.set_registry_uri(uri)  # process-global: never register into whatever store was set before
-        example = serving_example(model, ev_f, ev_c)
+        example = serving_example(model, data.clean_features, data.clean_counts)
         info = log_pyfunc(model, example, registered_model_name=model_registry.model_name)
+        diff, served_non_finite = serving_check(info.model_uri, store, split, miner)
+        evaluation = evaluate_candidate(
+            model,
+            data,
+            score,
+            reference_model=champ_model,
+            reference_version=champion_version,
+            schema_diff=diff,
+            serving_non_finite=served_non_finite,
+        )
+        metrics = {f"heldout_{k}": float(v) for k, v in evaluation["challenger"].items() if _number(v)}
+        metrics |= {f"reference_{k}": float(v) for k, v in evaluation["reference"].items() if _number(v)}
+        mlf.log_metrics(metrics)
         run = mlflow.active_run()
         run_id, experiment_id = run.info.run_id, run.info.experiment_id
     finally:
@@ -174,6 +160,7 @@ def anomaly_model(
     for k, v in {
         "dagster_run_id": context.run_id,
         "data_range": f"{keys[0]}..{keys[-1]}",
+        "holdout_range": data.params["holdout_range"],
         "code_version": os.getenv("MLOPS_CODE_VERSION", "dev"),
         "template_state_version": miner.state_version,
         "threshold": f"{model.threshold:.6f}",
@@ -181,22 +168,17 @@ def anomaly_model(
         client.set_model_version_tag(model_registry.model_name, version, k, v)
 
     png_path = storage.path("model", "plots", f"v{version}_heldout_scores.png")
-    png = score_plot_png(challenger_scores, model.threshold, labels)
+    png = score_plot_png(
+        score(model, data.overlay_features, data.overlay_counts), model.threshold, data.labels
+    )
     atomic_write_bytes(png_path, png)
-    signature_cols = mlflow.models.get_model_info(info.model_uri).signature.inputs.input_names()
-    diff = schema_differences(model, signature_cols)
-    evaluation = {
+    evaluation |= {
         "version": version,
         "run_id": run_id,
-        "challenger": {k: v for k, v in challenger.items() if k != "events"},
-        "events": challenger["events"],
-        "champion": {k: v for k, v in champion.items() if k != "events"} if champion else None,
-        "champion_version": champion_version,
-        "nan_scores": int(np.isnan(challenger_scores["score"]).sum()),
-        "schema_diff": diff,
         "threshold": model.threshold,
         "training": model.training,
         "score_plot": png_path,
+        "train_range": f"{keys[0]}..{keys[-1]}",
     }
     eval_path = evaluation_path(storage, version)
     atomic_write_text(eval_path, json.dumps(evaluation, default=str, indent=1))
@@ -208,9 +190,16 @@ def anomaly_model(
             "mlflow_tracking_uri": uri,
             "model_uri": f"models:/{model_registry.model_name}/{version}",
             "evaluation_path": dg.MetadataValue.path(eval_path),
+            "gate_data": "own-history",
+            "train_range": f"{keys[0]}..{keys[-1]}",
+            "holdout_range": data.params["holdout_range"],
             "score_plot": dg.MetadataValue.path(png_path),
             "score_over_time": inline_png(png, f"v{version} held-out scores"),
-            "metrics": dg.MetadataValue.md(metrics_markdown(challenger, champion)),
+            "metrics": dg.MetadataValue.md(
+                metrics_markdown(
+                    evaluation["challenger"], evaluation["reference"], evaluation["reference_kind"]
+                )
+            ),
             "gates": dg.MetadataValue.json({k: bool(v["passed"]) for k, v in gates.items()}),
             "threshold": model.threshold,
             "training_rows": model.training["rows"],
@@ -220,6 +209,10 @@ def anomaly_model(
             "template_state_version": miner.state_version,
         }
     )
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and v is not None
 
 
 def latest_candidate(instance: dg.DagsterInstance) -> tuple[str, str]:
@@ -251,14 +244,28 @@ def deployed_model(
     context: dg.AssetExecutionContext, model_registry: ModelRegistryResource
 ) -> dg.MaterializeResult:
     version, eval_path = latest_candidate(context.instance)
-    gates = gate_results(load_evaluation(eval_path))
+    ev = load_evaluation(eval_path)
+    if "cold_start" in ev:
+        current = registry.alias_version(
+            model_registry.tracking_uri, registry.CHAMPION, model_registry.model_name
+        )
+        context.log.warning(f"no model promoted: {ev['cold_start']}")
+        return dg.MaterializeResult(
+            metadata={
+                "champion": current or "none",
+                "action": "none",
+                "why_no_champion": ev["cold_start"] if current is None else "",
+                "cold_start": ev["cold_start"],
+                "alerting": "health rules only" if current is None else f"champion v{current}",
+            }
+        )
+    gates = gate_results(ev)
     failed = sorted(k for k, v in gates.items() if not v["passed"])
     if failed:
         raise RuntimeError(
             f"v{version} failed gates {failed} (see {eval_path}); the champion alias was not moved"
         )
     move = registry.promote(model_registry.tracking_uri, version, model_registry.model_name)
-    ev = load_evaluation(eval_path)
     return dg.MaterializeResult(
         metadata={
             "champion": move.champion or "none",
@@ -266,7 +273,10 @@ def deployed_model(
             "action": move.action,
             "model_uri": f"models:/{model_registry.model_name}@{registry.CHAMPION}",
             "mlflow_run": registry.run_link(model_registry.tracking_uri, "", ev["run_id"]),
-            "metrics": dg.MetadataValue.md(metrics_markdown(ev["challenger"], ev.get("champion"))),
+            "gate_data": ev.get("gate_data", "own-history"),
+            "metrics": dg.MetadataValue.md(
+                metrics_markdown(ev["challenger"], ev.get("reference"), ev.get("reference_kind", "reference"))
+            ),
             "gates": dg.MetadataValue.json({k: bool(v["passed"]) for k, v in gates.items()}),
             "score_over_time": inline_png(read_bytes(ev["score_plot"]), f"v{version} held-out scores"),
         }

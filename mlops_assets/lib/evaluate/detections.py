@@ -1,4 +1,4 @@
-"""Detection quality against labelled fault windows, and the gates built on it.
+"""Detection quality against labelled fault windows (the gates built on it: lib/evaluate/gates.py).
 
 Definitions (windows are half-open [window_start, window_start + window)):
 - a window is POSITIVE when it overlaps a label [start, end) of its host;
@@ -103,49 +103,3 @@ def _false_alarm_groups(
     limit = np.timedelta64((w + gap).value, "ns")
     new = np.r_[True, (h[1:] != h[:-1]) | (tt[1:] - tt[:-1] > limit)]
     return int(new.sum())
-
-
-# gate name -> (metric key in the evaluation dict, comparison, threshold env default)
-MIN_EVENT_RECALL = 0.9
-MAX_FALSE_ALARMS_PER_HOST_DAY = 3.0
-F1_TOLERANCE = 0.05
-
-
-def gate_results(evaluation: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Each blocking gate: passed, measured value and threshold (one property per gate).
-
-    ``evaluation`` holds ``challenger`` (evaluate_detections of the candidate on held-out data),
-    ``champion`` (same for the current champion, or None), ``nan_scores`` and ``schema_diff``.
-    """
-    ch = evaluation["challenger"]
-    champ = evaluation.get("champion")
-    champ_f1 = champ["window_f1"] if champ else None
-    diff = evaluation.get("schema_diff") or []
-    return {
-        "event_recall": {
-            "passed": ch["min_event_recall_by_fault"] >= MIN_EVENT_RECALL
-            and ch["event_recall"] >= MIN_EVENT_RECALL,
-            "value": ch["event_recall"],
-            "min_by_fault": ch["min_event_recall_by_fault"],
-            "threshold": MIN_EVENT_RECALL,
-            "by_fault": ch["event_recall_by_fault"],
-        },
-        "false_alarm_rate": {
-            "passed": ch["false_alarms_per_host_day"] <= MAX_FALSE_ALARMS_PER_HOST_DAY,
-            "value": ch["false_alarms_per_host_day"],
-            "threshold": MAX_FALSE_ALARMS_PER_HOST_DAY,
-        },
-        "not_worse_than_champion": {
-            "passed": champ_f1 is None or ch["window_f1"] >= champ_f1 - F1_TOLERANCE,
-            "value": ch["window_f1"],
-            "champion": champ_f1,
-            "tolerance": F1_TOLERANCE,
-            "threshold": None if champ_f1 is None else champ_f1 - F1_TOLERANCE,
-        },
-        "no_nan_scores": {
-            "passed": int(evaluation.get("nan_scores", 0)) == 0,
-            "value": int(evaluation.get("nan_scores", 0)),
-            "threshold": 0,
-        },
-        "serving_schema": {"passed": not diff, "value": len(diff), "threshold": 0, "differences": diff[:20]},
-    }

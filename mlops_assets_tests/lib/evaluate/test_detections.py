@@ -1,9 +1,9 @@
-"""evaluate_detections and gate_results on hand-made scores and labels."""
+"""evaluate_detections on hand-made scores and labels (gates: test_gates.py)."""
 
 import pandas as pd
 import pytest
 
-from mlops_assets.lib.evaluate.detections import evaluate_detections, gate_results
+from mlops_assets.lib.evaluate.detections import evaluate_detections
 
 T0 = pd.Timestamp("2026-11-01", tz="UTC")
 
@@ -66,32 +66,3 @@ def test_alarm_within_grace_after_the_fault_counts_as_detection_not_false_alarm(
 def test_no_labels_no_alarms() -> None:
     r = evaluate_detections(scores("a", set(), n=60), LABELS.iloc[0:0])
     assert r["event_recall"] == 1.0 and r["false_alarms"] == 0 and r["median_minutes_to_detect"] is None
-
-
-def _evaluation(
-    recall: float, fa: float, f1: float, champ_f1: float | None, nan: int = 0, diff: list | None = None
-) -> dict:
-    ch = {
-        "event_recall": recall,
-        "min_event_recall_by_fault": recall,
-        "event_recall_by_fault": {"x": recall},
-        "false_alarms_per_host_day": fa,
-        "window_f1": f1,
-    }
-    return {
-        "challenger": ch,
-        "champion": None if champ_f1 is None else {"window_f1": champ_f1},
-        "nan_scores": nan,
-        "schema_diff": diff or [],
-    }
-
-
-def test_gates_each_check_one_property() -> None:
-    ok = gate_results(_evaluation(1.0, 1.0, 0.7, 0.72))
-    assert all(g["passed"] for g in ok.values())
-    bad = gate_results(_evaluation(0.8, 3.5, 0.5, 0.7, nan=2, diff=["serving lacks x"]))
-    assert not any(g["passed"] for g in bad.values())
-    assert bad["false_alarm_rate"]["value"] == 3.5 and bad["false_alarm_rate"]["threshold"] == 3.0
-    assert bad["not_worse_than_champion"]["threshold"] == pytest.approx(0.65)
-    first = gate_results(_evaluation(0.95, 0.0, 0.1, None))
-    assert first["not_worse_than_champion"]["passed"]  # no champion yet: nothing to be worse than
