@@ -1,26 +1,49 @@
 """Declarative automation for the whole graph, in one table: what updates when.
 
-- parse -> features -> scores follow new data eagerly;
+- host x hour assets downstream of raw_* (parse -> features / health events -> scores) use
+  CATCH_UP: eager WITHOUT eager()'s latest-time-window filter, so every collected host-hour, whatever
+  its age, flows downstream once (DESIGN.md section 8: plain eager() parsed only the newest of three
+  collected hours). Normally the fleet-hour run requested by new_data_sensor already materialized
+  them; `any_deps_updated` ignores parents updated by a run that also targeted the child, so nothing
+  is requested twice. Updates of the unpartitioned parents (log_templates re-mined daily, a newly
+  deployed champion) do not re-run history: only new data does.
+- every gated edge requires the parents' blocking checks to have passed
+  (`all_deps_blocking_checks_passed`): quarantine_rate on parsed_* -> features, health events (and so
+  scores); the model gates -> deployed_model (dagster issue #17332: eager() alone would deploy a model
+  whose gate failed on the next tick);
 - templates are re-mined daily; training runs weekly by cron, or when drift persists (drift sensor);
-- deployment follows a new model ONLY when every blocking check passed (DESIGN.md section 4, dagster
-  issue #17332: `eager()` alone would deploy a model whose gate failed on the next tick);
 - drift is evaluated hourly; incidents and their triage follow new scores.
 """
 
 import dagster as dg
 
-EAGER = dg.AutomationCondition.eager()
+AC = dg.AutomationCondition
+# Parents whose update must not re-run every historical host-hour of their children.
+NOT_A_TRIGGER = dg.AssetSelection.assets("log_templates", "deployed_model")
+
+GATED = AC.all_deps_blocking_checks_passed()
+EAGER = AC.eager()
+CATCH_UP = (
+    (AC.newly_missing() | AC.any_deps_updated().ignore(NOT_A_TRIGGER)).since_last_handled()
+    & ~AC.any_deps_missing()
+    & ~AC.any_deps_in_progress()
+    & ~AC.in_progress()
+    & GATED
+).with_label("catch_up")
+
+# Every host x hour asset fed by the parsed tables (a new one is one more line here, e.g.
+# "health_events": CATCH_UP); new_data_sensor includes each of them in the fleet-hour run.
+HOST_HOUR_DOWNSTREAM = ("window_features", "anomaly_scores")
 
 CONDITIONS: dict[str, dg.AutomationCondition] = {
-    **{f"parsed_{s}": EAGER for s in ("gpu", "journal", "kernel", "docker_logs", "docker_events")},
-    "log_templates": dg.AutomationCondition.on_cron("10 0 * * *"),
-    "window_features": EAGER,
-    "anomaly_model": dg.AutomationCondition.on_cron("0 4 * * 0"),
-    "deployed_model": EAGER & dg.AutomationCondition.all_deps_blocking_checks_passed(),
-    "anomaly_scores": EAGER,
+    **{f"parsed_{s}": CATCH_UP for s in ("gpu", "journal", "kernel", "docker_logs", "docker_events")},
+    **{key: CATCH_UP for key in HOST_HOUR_DOWNSTREAM},
+    "log_templates": AC.on_cron("10 0 * * *"),
+    "anomaly_model": AC.on_cron("0 4 * * 0"),
+    "deployed_model": EAGER & GATED,
     "incidents": EAGER,
     "incident_triage": EAGER,
-    "drift_report": dg.AutomationCondition.on_cron("20 * * * *"),
+    "drift_report": AC.on_cron("20 * * * *"),
 }
 
 
