@@ -4,8 +4,7 @@
   CATCH_UP: eager WITHOUT eager()'s latest-time-window filter, so every collected host-hour, whatever
   its age, flows downstream once (DESIGN.md section 8: plain eager() parsed only the newest of three
   collected hours). Normally the fleet-hour run requested by new_data_sensor already materialized
-  them; `any_deps_updated` ignores parents updated by a run that also targeted the child, so nothing
-  is requested twice. Updates of the unpartitioned parents (log_templates re-mined daily, a newly
+  them in order, so the child's update is newer than its parents' and nothing is requested twice. Updates of the unpartitioned parents (log_templates re-mined daily, a newly
   deployed champion) do not re-run history: only new data does.
 - every gated edge requires the parents' blocking checks to have passed
   (`all_deps_blocking_checks_passed`): quarantine_rate on parsed_* -> features, health events (and so
@@ -23,8 +22,13 @@ NOT_A_TRIGGER = dg.AssetSelection.assets("log_templates", "deployed_model")
 
 GATED = AC.all_deps_blocking_checks_passed()
 EAGER = AC.eager()
+# Unlike any_deps_updated(), a parent updated by a run that also targeted the child still counts:
+# when the child was materialized later in that run, since_last_handled() resets (the child's update
+# is newer), and when the run stopped before the child (another host's blocking check failed the
+# fleet-hour step) the child is requested on the next tick.
+DEPS_UPDATED = AC.any_deps_match(AC.newly_updated() | AC.will_be_requested()).ignore(NOT_A_TRIGGER)
 CATCH_UP = (
-    (AC.newly_missing() | AC.any_deps_updated().ignore(NOT_A_TRIGGER)).since_last_handled()
+    (AC.newly_missing() | DEPS_UPDATED).since_last_handled()
     & ~AC.any_deps_missing()
     & ~AC.any_deps_in_progress()
     & ~AC.in_progress()

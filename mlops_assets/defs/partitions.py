@@ -17,6 +17,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import dagster as dg
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (  # not re-exported
+    AssetCheckEvaluationTargetMaterializationData,
+)
 
 from mlops_assets.environment import settings
 
@@ -147,6 +150,24 @@ def fan_out(
     return out
 
 
+def _target_materialization(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, partition: str
+) -> AssetCheckEvaluationTargetMaterializationData | None:
+    """The materialization a verdict judges; without it the automation's `check_passed` treats the
+    verdict as not about the current data (and all_deps_blocking_checks_passed stays false).
+    Called after the step yielded its MaterializeResult, so the record exists (as AssetCheckResult
+    itself looks it up)."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition]), limit=1
+    ).records
+    if not records:
+        return None
+    mat = records[0]
+    return AssetCheckEvaluationTargetMaterializationData(
+        run_id=mat.event_log_entry.run_id, storage_id=mat.storage_id, timestamp=mat.timestamp
+    )
+
+
 def check_events(
     context: dg.AssetExecutionContext,
     asset_key: dg.AssetKey,
@@ -163,6 +184,7 @@ def check_events(
         return [r for results in per_key.values() for r in results]
     events: list[dg.AssetCheckResult | dg.AssetCheckEvaluation] = []
     for (host, hour), results in sorted(per_key.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        target = _target_materialization(context.instance, asset_key, partition_str(host, hour))
         for r in results:
             name = str(r.check_name)
             events.append(
@@ -175,6 +197,7 @@ def check_events(
                     description=r.description,
                     blocking=specs[name].blocking,
                     partition=partition_str(host, hour),
+                    target_materialization_data=target,
                 )
             )
     return events

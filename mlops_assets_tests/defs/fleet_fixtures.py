@@ -99,3 +99,48 @@ def materialized(instance: dg.DagsterInstance, key: str) -> set[str]:
 
 def all_keys(hosts=HOSTS, hours=HOURS) -> set[str]:
     return {f"{h}|{k}" for h in hosts for k in hours}
+
+
+def flood_gpu_log(landing: Path, out: Path, host: str, minute_prefix: bytes = b"2026/11/01 02:") -> Path:
+    """A copy of the landing folder where ``host``'s GPU log has 60 malformed rows in 02:00-03:00
+    (7.7 % of the hour's rows > the 1 % quarantine gate)."""
+    out.mkdir()
+    for h in HOSTS:
+        if h != host:
+            (out / h).symlink_to(landing / h)
+    (out / host).mkdir()
+    for item in (landing / host).iterdir():
+        (out / host / item.name).symlink_to(item)
+    csv = out / host / "nvidia-smi.csv"
+    lines = csv.read_bytes().splitlines(keepends=True)
+    csv.unlink()
+    junk = [minute_prefix + f"{m:02d}:30.000, GPU-garbage, not a number, ###\n".encode() for m in range(60)]
+    at = next(i for i, ln in enumerate(lines) if ln.startswith(minute_prefix + b"30"))
+    csv.write_bytes(b"".join(lines[:at] + junk + lines[at:]))
+    return out
+
+
+def requested(defs: dg.Definitions, result) -> set[tuple[str, str]]:
+    """(asset, partition) pairs an automation tick requested."""
+    return {
+        (key.to_user_string(), str(p))
+        for key in defs.resolve_asset_graph().get_all_asset_keys()
+        for p in result.get_requested_partitions(key)
+    }
+
+
+def automation_runs(defs: dg.Definitions, result) -> list[dg.RunRequest]:
+    """The runs the automation sensor launches for a tick (emit_backfills=False grouping: one run per
+    partition key with every asset requested for it)."""
+    by_key: dict[str, list[dg.AssetKey]] = {}
+    for asset, partition in requested(defs, result):
+        by_key.setdefault(partition, []).append(dg.AssetKey.from_user_string(asset))
+    return [
+        dg.RunRequest(
+            asset_selection=sorted(keys, key=lambda k: k.to_user_string()),
+            partition_key=None
+            if p == "None"
+            else dg.MultiPartitionKey(dict(zip(("host", "hour"), p.split("|"), strict=True))),
+        )
+        for p, keys in sorted(by_key.items())
+    ]

@@ -83,9 +83,6 @@ def test_one_failing_host_is_named_and_the_others_are_scored(
     assert result.success, "one host's failure must not fail the fleet-hour"
     raw = result.asset_materializations_for_node("raw_logs")
     failed = raw[0].metadata["failed"].value
-    assert (
-        list(failed) == [f"{HOSTS[1]}|{HOURS[-1]}"]
-        and "unknown host" in failed[f"{HOSTS[1]}|{HOURS[-1]}"]
-    )
+    assert list(failed) == [f"{HOSTS[1]}|{HOURS[-1]}"] and "unknown host" in failed[f"{HOSTS[1]}|{HOURS[-1]}"]
     store = PartitionStore(str(tmp_path / "store"))
     assert sorted(store.hosts("scores")) == [HOSTS[0], HOSTS[2]]
