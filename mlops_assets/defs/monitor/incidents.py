@@ -1,6 +1,5 @@
 """incidents: consecutive anomalous windows of a host merged into incidents with evidence JSON."""
 
-import hashlib
 import json
 import os
 
@@ -11,6 +10,7 @@ import pandas as pd
 from mlops_assets.defs.tags import stage_tags
 from mlops_assets.lib.contracts.tables import INCIDENTS, conform, empty_frame
 from mlops_assets.lib.features.registry import FEATURE_BY_NAME
+from mlops_assets.lib.monitor.incident_ids import incident_id
 from mlops_assets.lib.storage.partition_store import write_parquet
 from mlops_assets.resources import StorageResource
 
@@ -67,7 +67,7 @@ def merge_incidents(scores: pd.DataFrame, evidence: pd.DataFrame) -> pd.DataFram
         host_name = str(g["host"].iloc[0])
         rows.append(
             {
-                "incident_id": hashlib.sha1(f"{host_name}|{start.isoformat()}".encode()).hexdigest()[:16],
+                "incident_id": incident_id(host_name, start),
                 "host": host_name,
                 "start": start,
                 "end": end,
