@@ -119,3 +119,55 @@ def test_critical_events_until_the_health_rules_exist_are_every_xid_line() -> No
     )
     events = critical_events({"kernel_events": kernel}, HOST)
     assert list(events["code"]) == ["XID_79"] and list(events["severity"]) == ["critical"]
+
+
+def test_hourly_incident_already_sent_by_the_fast_path_is_not_notified_again(tmp_path: Path) -> None:
+    from mlops_assets.defs.fastpath.ledger import record
+    from mlops_assets.defs.notify.sensors import notify_new_incidents
+    from mlops_assets.lib.contracts.tables import INCIDENTS, conform
+    from mlops_assets.lib.storage.partition_store import write_parquet
+
+    start = pd.Timestamp("2026-11-01 02:13", tz="UTC")
+    fast_id = incident_id(HOST, start, "XID_79", "0")
+    table = conform(
+        pd.DataFrame(
+            [
+                {
+                    "incident_id": fast_id,
+                    "host": HOST,
+                    "start": start,
+                    "end": start,
+                    "severity": "critical",
+                    "max_score": 0.0,
+                    "windows": 1,
+                },
+                {
+                    "incident_id": "later-one",
+                    "host": HOST,
+                    "start": start,
+                    "end": start,
+                    "severity": "critical",
+                },
+            ]
+        ),
+        INCIDENTS,
+    )
+    path = str(tmp_path / "triaged.parquet")
+    write_parquet(path, table)
+    storage = StorageResource(root=str(tmp_path / "store"))
+    record(storage, [fast_id])
+    notifier = NotifierResource(
+        channels="file",
+        notifications_path=str(tmp_path / "n.jsonl"),
+        delivery_log_path=str(tmp_path / "d.jsonl"),
+    )
+    with dg.instance_for_test() as instance:
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                asset_key="incident_triage", metadata={"triage_table_path": dg.MetadataValue.path(path)}
+            )
+        )
+        ctx = dg.build_sensor_context(instance=instance, resources={"notifier": notifier, "storage": storage})
+        notify_new_incidents.evaluate_tick(ctx)
+    sent = [a for line in (tmp_path / "n.jsonl").read_text().splitlines() for a in json.loads(line)["alerts"]]
+    assert [a["fields"]["incident_id"] for a in sent] == ["later-one"]
