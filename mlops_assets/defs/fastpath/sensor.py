@@ -124,12 +124,15 @@ def anomaly_alerts(scores: pd.DataFrame, host: str, version: str) -> list[tuple[
 
 
 def host_alerts(
-    host: str, since: datetime, until: datetime, log_source, storage: StorageResource, model
+    host: str, since: datetime, until: datetime, log_source, storage: StorageResource, model, now: datetime
 ) -> list[tuple[str, Alert]]:
-    bundle = log_source.source().fetch(host, since, until, list(SOURCES))
+    """Events up to ``now`` (a fault is sent without waiting for its minute to close; the next pull
+    sees it again and the ledger drops the repeat); anomalies only on the complete windows < until."""
+    bundle = log_source.source().fetch(host, since, max(now, until), list(SOURCES))
     tables = parsed_tables(bundle, host)
     alerts = event_alerts(critical_events(tables, host), host)
-    if model is not None:
+    tables = {t: df[df["ts"] < pd.Timestamp(until)] if "ts" in df.columns else df for t, df in tables.items()}
+    if model is not None and until > since:
         miner = load_template_miner(storage.root)
         tagged = assign_templates(tables, miner)
         feats = build_window_features(tagged, host, since, until, window=WINDOW)
@@ -163,11 +166,11 @@ def fast_path_sensor(
         except RuntimeError as exc:  # no champion yet: health rules only, said in the tick
             context.log.info(f"fast path without anomalies: {exc}")
     windows = {h: pull_window(pulls.get(h), now) for h in hosts}
-    todo = [h for h in hosts if windows[h][1] > windows[h][0]]
+    todo = [h for h in hosts if now > windows[h][0]]
 
     def one(host: str) -> tuple[str, list[tuple[str, Alert]] | None, str | None]:
         try:
-            return host, host_alerts(host, *windows[host], log_source, storage, model), None
+            return host, host_alerts(host, *windows[host], log_source, storage, model, now), None
         except Exception as exc:  # noqa: BLE001 - a host that fails is named, the others still alert
             return host, None, f"{type(exc).__name__}: {exc}"
 
