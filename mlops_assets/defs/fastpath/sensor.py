@@ -128,7 +128,9 @@ def host_alerts(
 ) -> list[tuple[str, Alert]]:
     """Events up to ``now`` (a fault is sent without waiting for its minute to close; the next pull
     sees it again and the ledger drops the repeat); anomalies only on the complete windows < until."""
-    bundle = log_source.source().fetch(host, since, max(now, until), list(SOURCES))
+    # Sources take whole-minute bounds: up to the end of the current minute (records so far).
+    fetch_end = max(pd.Timestamp(now).ceil("1min").to_pydatetime(), until)
+    bundle = log_source.source().fetch(host, since, fetch_end, list(SOURCES))
     tables = parsed_tables(bundle, host)
     alerts = event_alerts(critical_events(tables, host), host)
     tables = {t: df[df["ts"] < pd.Timestamp(until)] if "ts" in df.columns else df for t, df in tables.items()}
