@@ -14,10 +14,12 @@ from mlops_assets_tests.defs.fleet_fixtures import (
     HOSTS,
     HOURS,
     all_keys,
+    automation_runs,
     execute,
     fleet_defs,
     mark_parents_present,
     materialized,
+    requested,
     sensor_tick,
     simulate_fleet,
 )
@@ -60,11 +62,15 @@ def test_three_catch_up_hours_one_run_each_all_scored_once(
     }
     runs = instance.get_runs()
     assert len(runs) == 3
-    # Exactly once: the automation conditions see parents updated by runs that also targeted the
-    # children, so no later tick requests any host-hour again.
+    # Exactly once: the children were materialized after their parents, so no later tick requests
+    # any host-hour again; the incidents follow the new scores once.
+    auto = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=auto.cursor)
+    assert requested(defs, auto) == {("incidents", "None")}
+    (run,) = automation_runs(defs, auto)
+    assert execute(defs, instance, run).success
     for _ in range(3):
         auto = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=auto.cursor)
-        assert auto.total_requested == 0, [str(r.asset_selection) for r in auto.run_requests]
+        assert auto.total_requested == 0, requested(defs, auto)
 
 
 def test_one_failing_host_is_named_and_the_others_are_scored(
