@@ -35,6 +35,13 @@ CATCH_UP = (
     & GATED
 ).with_label("catch_up")
 
+# incidents reads every host-hour's scores: eager()'s any_deps_missing holds it back while ANY
+# host-hour since the partitions' start has no scores (measured: never requested), so it follows new
+# scores without that test.
+ON_NEW_SCORES = (
+    AC.any_deps_updated().since_last_handled() & ~AC.any_deps_in_progress() & ~AC.in_progress()
+).with_label("on_new_scores")
+
 # Every host x hour asset fed by the parsed tables (a new one is one more line here, e.g.
 # "health_events": CATCH_UP); new_data_sensor includes each of them in the fleet-hour run.
 HOST_HOUR_DOWNSTREAM = ("window_features", "anomaly_scores")
@@ -45,7 +52,7 @@ CONDITIONS: dict[str, dg.AutomationCondition] = {
     "log_templates": AC.on_cron("10 0 * * *"),
     "anomaly_model": AC.on_cron("0 4 * * 0"),
     "deployed_model": EAGER & GATED,
-    "incidents": EAGER,
+    "incidents": ON_NEW_SCORES,
     "incident_triage": EAGER,
     "drift_report": AC.on_cron("20 * * * *"),
 }

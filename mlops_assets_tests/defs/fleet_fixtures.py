@@ -14,6 +14,7 @@ from mlops_assets.defs.features.assets import window_features
 from mlops_assets.defs.ingest.assets import raw_logs
 from mlops_assets.defs.ingest.sensors import new_data_sensor
 from mlops_assets.defs.model.resources import ModelRegistryResource
+from mlops_assets.defs.monitor.incidents import incidents
 from mlops_assets.defs.monitor.scoring import anomaly_scores
 from mlops_assets.defs.parse.assets import parse_assets
 from mlops_assets.lib.detect.model import ModelParams, train
@@ -47,6 +48,7 @@ def fleet_defs(landing: Path, tmp: Path, monkeypatch: pytest.MonkeyPatch) -> dg.
             raw_logs,
             *parse_assets,
             window_features,
+            incidents,
             anomaly_scores,
             *map(dg.AssetSpec, UNPARTITIONED_PARENTS),
         ],

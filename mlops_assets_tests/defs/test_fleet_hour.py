@@ -14,6 +14,7 @@ from mlops_assets_tests.defs.fleet_fixtures import (
     HOSTS,
     HOURS,
     all_keys,
+    automation_runs,
     execute,
     fleet_defs,
     mark_parents_present,
@@ -62,7 +63,11 @@ def test_three_catch_up_hours_one_run_each_all_scored_once(
     runs = instance.get_runs()
     assert len(runs) == 3
     # Exactly once: the children were materialized after their parents in the same run, so no
-    # later tick requests any host-hour again.
+    # later tick requests any host-hour again; the incidents follow the new scores once.
+    auto = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=auto.cursor)
+    assert requested(defs, auto) == {("incidents", "None")}
+    (run,) = automation_runs(defs, auto)
+    assert execute(defs, instance, run).success
     for _ in range(3):
         auto = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=auto.cursor)
         assert auto.total_requested == 0, requested(defs, auto)
