@@ -12,6 +12,7 @@ import dagster as dg
 
 from mlops_assets.defs import features, health, ingest, model, monitor, notify, parse
 from mlops_assets.defs.automation import with_automation
+from mlops_assets.defs.fastpath.sensor import fast_path_sensor
 from mlops_assets.defs.jobs import jobs
 from mlops_assets.environment import current_env
 from mlops_assets.resources import default_log_source, default_storage
@@ -45,7 +46,7 @@ def build_defs() -> dg.Definitions:
         monitor.defs,
         notify.defs,
         dg.Definitions(
-            sensors=[automation_sensor],
+            sensors=[automation_sensor, fast_path_sensor],
             jobs=jobs,
             resources={"storage": default_storage(), "log_source": default_log_source()},
             executor=_executor(),

@@ -1,6 +1,8 @@
 """Named jobs for the pipeline stages: what the UI's Launchpad, the demo and the sensors run.
 
-Automation (eager conditions) drives steady state; these jobs are for explicit runs and backfills.
+Steady state: new_data_sensor launches one run per fleet-hour (raw -> parse -> features -> scores for
+every host, a partition range) and the conditions in automation.py catch up whatever a run missed;
+these jobs are for explicit runs and backfills (a partition range runs as one run: single_run policy).
 """
 
 import dagster as dg

@@ -81,3 +81,58 @@ def test_every_downstream_asset_has_a_condition():
     assert missing == []
     sensor = defs.resolve_sensor_def("automation_sensor")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_quarantine_gate_holds_over_three_ticks_while_the_rest_of_the_fleet_hour_proceeds(
+    tmp_path, monkeypatch
+):
+    """A host whose parsed GPU table fails the blocking quarantine check never gets features or
+    scores under automation; the other hosts of that fleet-hour do (on the next ticks)."""
+    from mlops_assets.lib.storage.partition_store import PartitionStore
+    from mlops_assets_tests.defs.fleet_fixtures import (
+        HOSTS,
+        HOURS,
+        automation_runs,
+        execute,
+        fleet_defs,
+        flood_gpu_log,
+        mark_parents_present,
+        materialized,
+        requested,
+        sensor_tick,
+        simulate_fleet,
+    )
+
+    monkeypatch.setenv("MLOPS_SENSOR_BACKFILL_HOURS", "1")
+    bad = HOSTS[1]
+    landing = flood_gpu_log(simulate_fleet(tmp_path / "sim"), tmp_path / "landing", bad)
+    defs = fleet_defs(landing, tmp_path, monkeypatch)
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("hosts", list(HOSTS))
+        mark_parents_present(instance)
+        auto = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        (request,) = sensor_tick(defs, instance).run_requests
+        result = execute(defs, instance, request)
+        assert not result.success, "the failed blocking check stops the fleet-hour's downstream steps"
+        verdicts = {
+            (e.asset_key.to_user_string(), e.partition, e.passed)
+            for e in result.get_asset_check_evaluations()
+            if e.check_name == "quarantine_rate"
+        }
+        assert ("parsed_gpu", f"{bad}|{HOURS[-1]}", False) in verdicts
+        assert materialized(instance, "window_features") == set()
+
+        good = {f"{h}|{HOURS[-1]}" for h in HOSTS if h != bad}
+        seen: set[tuple[str, str]] = set()
+        for _ in range(3):
+            auto = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=auto.cursor)
+            asked = requested(defs, auto)
+            assert not {p for a, p in asked if a in ("window_features", "anomaly_scores") and bad in p}
+            seen |= asked
+            for req in automation_runs(defs, auto):
+                assert execute(defs, instance, req).success
+        assert {p for a, p in seen if a == "window_features"} == good
+        assert materialized(instance, "anomaly_scores") == good
+        assert sorted(PartitionStore(str(tmp_path / "store")).hosts("scores")) == sorted(
+            h for h in HOSTS if h != bad
+        )

@@ -102,9 +102,9 @@ def test_directory_new_data_requests_complete_hours_once_with_bounded_backfill(
         "2026-11-01-03:00",
         "2026-11-01-04:00",
     ]
-    assert all(r.asset_selection == RAW_ASSET_KEYS for r in data.run_requests)
-    fp = data.run_requests[0].tags["mlops/probe_fingerprint"]
-    assert data.run_requests[0].run_key == f"raw:{SIM_HOST}:2026-11-01-02:00:{fp}"
+    assert all(set(r.asset_selection) == set(RAW_ASSET_KEYS) for r in data.run_requests)
+    assert data.run_requests[0].tags["mlops/fleet_hour"] == "2026-11-01-02:00"
+    assert data.run_requests[0].run_key.startswith(f"fleet:2026-11-01-02:00:{SIM_HOST}:")
     again = tick(new_data_sensor, instance, defs, cursor=data.cursor)
     assert not again.run_requests and "no new complete hours" in again.skip_message
 

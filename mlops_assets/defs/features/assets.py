@@ -10,7 +10,15 @@ from datetime import timedelta
 import dagster as dg
 import pandas as pd
 
-from mlops_assets.defs.partitions import HOURLY_FMT, host_hour_partitions, split_key, window_of
+from mlops_assets.defs.partitions import (
+    FLEET_BACKFILL,
+    HOURLY_FMT,
+    fan_out,
+    host_hour_partitions,
+    host_hours,
+    partition_str,
+    window_of,
+)
 from mlops_assets.defs.schema import table_schema
 from mlops_assets.defs.tags import stage_tags
 from mlops_assets.lib.contracts.tables import TABLES
@@ -59,6 +67,34 @@ def expected_gpus(store, host: str, hour: str, current: pd.DataFrame) -> int:
     return int(env) if env else int(max(counts))
 
 
+def features_host_hour(store, miner, host: str, hour: str) -> dict[str, object]:
+    """Window features + template counts of one host-hour, written to storage; returns its metadata."""
+    start, end = window_of(hour)
+    tables = assign_templates(read_parsed(store, host, hour), miner)
+    feats = build_window_features(
+        tables,
+        host,
+        start,
+        end,
+        window=WINDOW,
+        expected_gpus=expected_gpus(store, host, hour, tables["gpu_samples"]),
+    )
+    counts = build_template_counts(tables, host, start, end, window=WINDOW)
+    store.write(FEATURE_TABLE, host, hour, feats)
+    store.write(TEMPLATE_COUNT_TABLE, host, hour, counts)
+    unmatched = int(counts.loc[counts["template_id"].isna(), "count"].sum()) if len(counts) else 0
+    busiest = feats[list(FEATURE_NAMES)].sum().sort_values(ascending=False).head(8)
+    return {
+        "dagster/row_count": len(feats),
+        "dagster/column_schema": table_schema(feats, "features"),
+        "template_rows": len(counts),
+        "unmatched_messages": unmatched,
+        "template_state_version": miner.state_version,
+        "input_rows": dg.MetadataValue.json({t: len(tables[t]) for t in PARSED_TABLES if t in TABLES}),
+        "largest_totals": dg.MetadataValue.md(busiest.to_frame("sum over windows").to_markdown()),
+    }
+
+
 @dg.asset(
     key="window_features",
     deps=[
@@ -76,35 +112,30 @@ def expected_gpus(store, host: str, hour: str, current: pd.DataFrame) -> int:
     description=f"Per-host {WINDOW} window features (registry in lib/features/windows.py, units documented) and "
     "long template counts per window, one row per window even when it had no data.",
     op_tags=stage_tags("features"),
-    automation_condition=dg.AutomationCondition.eager(),
+    backfill_policy=FLEET_BACKFILL,
 )
 def window_features(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
-    host, hour = split_key(context)
     store = storage.store()
-    start, end = window_of(hour)
     miner = load_template_miner(storage.root)
-    tables = assign_templates(read_parsed(store, host, hour), miner)
-    feats = build_window_features(
-        tables,
-        host,
-        start,
-        end,
-        window=WINDOW,
-        expected_gpus=expected_gpus(store, host, hour, tables["gpu_samples"]),
+    done = fan_out(
+        context, host_hours(context), lambda host, hour: features_host_hour(store, miner, host, hour)
     )
-    counts = build_template_counts(tables, host, start, end, window=WINDOW)
-    store.write(FEATURE_TABLE, host, hour, feats)
-    store.write(TEMPLATE_COUNT_TABLE, host, hour, counts)
-    unmatched = int(counts.loc[counts["template_id"].isna(), "count"].sum()) if len(counts) else 0
-    busiest = feats[list(FEATURE_NAMES)].sum().sort_values(ascending=False).head(8)
+    if context.has_partition_key:
+        ((metadata),) = done.results.values()
+        return dg.MaterializeResult(metadata=metadata)
+    per = {partition_str(h, k): md for (h, k), md in sorted(done.results.items())}
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(feats),
-            "dagster/column_schema": table_schema(feats, "features"),
-            "template_rows": len(counts),
-            "unmatched_messages": unmatched,
+            "dagster/row_count": sum(int(md["dagster/row_count"]) for md in per.values()),
+            "host_hours": len(per),
+            "dagster/column_schema": next(iter(per.values()))["dagster/column_schema"],
             "template_state_version": miner.state_version,
-            "input_rows": dg.MetadataValue.json({t: len(tables[t]) for t in PARSED_TABLES if t in TABLES}),
-            "largest_totals": dg.MetadataValue.md(busiest.to_frame("sum over windows").to_markdown()),
+            "by_host_hour": dg.MetadataValue.json(
+                {
+                    k: {"rows": md["dagster/row_count"], "unmatched": md["unmatched_messages"]}
+                    for k, md in per.items()
+                }
+            ),
+            "failed": dg.MetadataValue.json(done.failure_metadata()),
         }
     )

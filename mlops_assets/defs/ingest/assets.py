@@ -4,7 +4,14 @@ import hashlib
 
 import dagster as dg
 
-from mlops_assets.defs.partitions import host_hour_partitions, split_key, window_of
+from mlops_assets.defs.partitions import (
+    FLEET_BACKFILL,
+    fan_out,
+    host_hour_partitions,
+    host_hours,
+    partition_str,
+    window_of,
+)
 from mlops_assets.defs.tags import stage_tags
 from mlops_assets.lib.contracts.raw import SOURCES
 from mlops_assets.lib.storage.partition_store import write_raw_members
@@ -36,39 +43,64 @@ RAW_KEYS = {source: dg.AssetKey(f"raw_{source}") for source in SOURCES}
     ],
     partitions_def=host_hour_partitions,
     can_subset=True,
+    backfill_policy=FLEET_BACKFILL,
     op_tags=stage_tags("collect"),
 )
 def raw_logs(context: dg.AssetExecutionContext, log_source: LogSourceResource, storage: StorageResource):
-    """Collect one host-hour from every selected source and store each source's bytes atomically.
+    """Collect every selected source of each host-hour of the run and store each source's bytes atomically.
 
-    The source's cursors advance (commit) only after all selected sources are written.
+    A host's cursors advance (commit) only after all its selected sources are written. In a fleet-hour
+    run the hosts are fetched concurrently (bounded); a host that fails is named and the others land.
     """
-    host, hour = split_key(context)
-    start, end = window_of(hour)
     wanted = [s for s in SOURCES if RAW_KEYS[s] in context.selected_asset_keys]
     source = log_source.source()
-    bundle = source.fetch(host, start, end, wanted)
     store = storage.store()
-    results = []
+
+    def collect(host: str, hour: str) -> dict[str, dict]:
+        start, end = window_of(hour)
+        bundle = source.fetch(host, start, end, wanted)
+        stats = {}
+        for src in wanted:
+            members = bundle.get(src, {})
+            path = write_raw_members(store, src, host, hour, members)
+            stats[src] = {
+                "bytes": sum(len(b) for b in members.values()),
+                "lines": sum(b.count(b"\n") for b in members.values()),
+                "members": sorted(members),
+                "sha256_16": hashlib.sha256(b"".join(members[m] for m in sorted(members))).hexdigest()[:16],
+                "path": path,
+                "window": f"[{start.isoformat()}, {end.isoformat()})",
+            }
+        source.commit(host, start, end, bundle)
+        return stats
+
+    done = fan_out(context, host_hours(context), collect)
+    single = context.has_partition_key
     for src in wanted:
-        members = bundle.get(src, {})
-        path = write_raw_members(store, src, host, hour, members)
-        size = sum(len(b) for b in members.values())
-        lines = sum(b.count(b"\n") for b in members.values())
-        digest = hashlib.sha256(b"".join(members[m] for m in sorted(members))).hexdigest()[:16]
-        results.append(
-            dg.MaterializeResult(
-                asset_key=RAW_KEYS[src],
-                metadata={
-                    "bytes": size,
-                    "lines": lines,
-                    "members": dg.MetadataValue.json(sorted(members)),
-                    "sha256_16": digest,
-                    "path": dg.MetadataValue.path(path),
-                    "window": f"[{start.isoformat()}, {end.isoformat()})",
-                },
-                data_version=dg.DataVersion(digest),
+        per = {k: v[src] for k, v in done.results.items()}
+        if single:
+            (stats,) = per.values()
+            metadata = {
+                **stats,
+                "members": dg.MetadataValue.json(stats["members"]),
+                "path": dg.MetadataValue.path(stats["path"]),
+            }
+            yield dg.MaterializeResult(
+                asset_key=RAW_KEYS[src], metadata=metadata, data_version=dg.DataVersion(stats["sha256_16"])
             )
+            continue
+        yield dg.MaterializeResult(
+            asset_key=RAW_KEYS[src],
+            metadata={
+                "bytes": sum(v["bytes"] for v in per.values()),
+                "lines": sum(v["lines"] for v in per.values()),
+                "host_hours": len(per),
+                "by_host_hour": dg.MetadataValue.json(
+                    {
+                        partition_str(h, k): {"bytes": v["bytes"], "sha256_16": v["sha256_16"]}
+                        for (h, k), v in sorted(per.items())
+                    }
+                ),
+                "failed": dg.MetadataValue.json(done.failure_metadata()),
+            },
         )
-    source.commit(host, start, end, bundle)
-    yield from results

@@ -4,15 +4,20 @@ host has new data.
 - ``host_discovery_sensor`` adds the hosts the configured LogSource knows (hosts.yaml for ssh, the
   landing folder for directory). Hosts that disappear (or are marked ``retired``) are removed only
   when MLOPS_PRUNE_RETIRED_HOSTS=1: deleting a partition hides its history, so it is never implicit.
-- ``new_data_sensor`` probes every registered host cheaply and requests the raw_* assets for each
-  COMPLETE hour (end <= the probe's newest record) it has not requested yet; the first time it
-  backfills at most MLOPS_SENSOR_BACKFILL_HOURS hours. run_keys carry (host, hour, probe fingerprint),
-  so a reset cursor re-collects an hour only if the host's data changed (run_keys dedupe forever).
-  A host that is down is reported by name with its error and never blocks the others.
+- ``new_data_sensor`` probes every registered host cheaply and, for each COMPLETE hour (end <= the
+  probe's newest record) not requested yet, requests ONE run per fleet-hour: raw_* and every host x
+  hour asset downstream (parse -> features / health events -> scores) for all hosts with that hour,
+  as a partition range hosts first..last x hour (hosts split only where the registration order has a
+  gap). Catch-up hours (the first-time MLOPS_SENSOR_BACKFILL_HOURS backfill, an outage) are requested
+  the same way, oldest first, so every collected host-hour is processed whatever its age. run_keys
+  carry (hour, hosts, probe fingerprints), so a reset cursor re-collects an hour only if a host's data
+  changed (run_keys dedupe forever). A host that is down is reported by name with its error and never
+  blocks the others.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +25,14 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from mlops_assets.defs.partitions import HOURLY_FMT, host_hour_key, hosts_partitions, hourly_partitions
+from mlops_assets.defs.partitions import (
+    HOURLY_FMT,
+    fleet_range_tags,
+    host_hour_key,
+    host_hour_partitions,
+    hosts_partitions,
+    hourly_partitions,
+)
 from mlops_assets.lib.contracts.raw import SOURCES
 from mlops_assets.lib.storage.keys import HOST_NAME_RULE, is_valid_host
 from mlops_assets.resources import LogSourceResource
@@ -122,17 +134,101 @@ def newest_collected_hours(instance: dg.DagsterInstance) -> dict[str, datetime]:
     return newest
 
 
+def pipeline_keys(context: dg.SensorEvaluationContext) -> list[dg.AssetKey]:
+    """raw_* plus every host x hour asset downstream of them in this code location, so one fleet-hour
+    run goes collect -> parse -> features / health events -> scores.
+
+    An asset joins only when its other (unpartitioned) parents exist: features need a mined
+    log_templates, scores a deployed champion. Until then CATCH_UP (defs/automation.py) processes the
+    backlog as soon as that parent first materializes.
+    """
+    repo = context.repository_def
+    if repo is None:
+        return list(RAW_ASSET_KEYS)
+    graph = repo.asset_graph
+    present: dict[dg.AssetKey, bool] = {}
+
+    def ready(parent: dg.AssetKey) -> bool:
+        if parent not in present:
+            present[parent] = context.instance.get_latest_materialization_event(parent) is not None
+        return present[parent]
+
+    keys = set(RAW_ASSET_KEYS)
+    frontier = list(RAW_ASSET_KEYS)
+    while frontier:
+        for child in sorted(graph.get(frontier.pop()).child_keys):
+            node = graph.get(child)
+            if child in keys or node.partitions_def != host_hour_partitions or not node.is_materializable:
+                continue
+            others = [p for p in node.parent_keys if graph.get(p).partitions_def is None]
+            siblings = [p for p in node.parent_keys if graph.get(p).partitions_def == host_hour_partitions]
+            if all(p in keys for p in siblings) and all(ready(p) for p in others):
+                keys.add(child)
+                frontier.append(child)
+    return sorted(keys, key=lambda k: k.to_user_string())
+
+
+def contiguous(hosts: set[str], order: list[str]) -> list[list[str]]:
+    """``hosts`` split into runs of consecutive hosts in registration order (a range is a rectangle)."""
+    segments: list[list[str]] = []
+    current: list[str] = []
+    for host in order:
+        if host in hosts:
+            current.append(host)
+        elif current:
+            segments.append(current)
+            current = []
+    if current:
+        segments.append(current)
+    return segments
+
+
+def fleet_hour_requests(
+    wanted: dict[str, list[datetime]],
+    order: list[str],
+    fingerprints: dict[str, str],
+    selection: list[dg.AssetKey],
+) -> list[dg.RunRequest]:
+    """One run per fleet-hour (oldest hour first) covering every host with that hour complete."""
+    by_hour: dict[datetime, set[str]] = {}
+    for host, hours in wanted.items():
+        for hour in hours:
+            by_hour.setdefault(hour, set()).add(host)
+    requests = []
+    for hour in sorted(by_hour):
+        hour_key = hour.strftime(HOURLY_FMT)
+        for seg in contiguous(by_hour[hour], order):
+            identity = ",".join(f"{h}={fingerprints[h]}" for h in seg)
+            digest = hashlib.sha1(identity.encode()).hexdigest()[:12]
+            tags = {"mlops/fleet_hour": hour_key, "mlops/hosts": str(len(seg)), "mlops/probe_digest": digest}
+            if len(seg) == 1:
+                request = dg.RunRequest(
+                    run_key=f"fleet:{hour_key}:{seg[0]}:{digest}",
+                    partition_key=host_hour_key(seg[0], hour),
+                    asset_selection=selection,
+                    tags={**tags, "mlops/host": seg[0]},
+                )
+            else:
+                request = dg.RunRequest(
+                    run_key=f"fleet:{hour_key}:{seg[0]}..{seg[-1]}:{digest}",
+                    asset_selection=selection,
+                    tags={**tags, **fleet_range_tags(seg[0], seg[-1], hour_key, hour_key)},
+                )
+            requests.append(request)
+    return requests
+
+
 def plan_runs(context: dg.SensorEvaluationContext, source: LogSource) -> dg.SensorResult:
     state: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-    registered = sorted(context.instance.get_dynamic_partitions(hosts_partitions.name))
+    registered = list(context.instance.get_dynamic_partitions(hosts_partitions.name))  # range order
     first_allowed = hourly_partitions.start.astimezone(UTC)
     backfill, limit = backfill_hours(), max_runs_per_host()
-    requests: list[dg.RunRequest] = []
     problems: list[str] = []
     # Probe concurrently: one host that hangs until its connect timeout must not eat the tick.
     with ThreadPoolExecutor(max(1, min(PROBE_PARALLELISM, len(registered)))) as pool:
         probes = dict(zip(registered, pool.map(lambda h: _probe(source, h), registered), strict=True))
     collected = newest_collected_hours(context.instance) if any(h not in state for h in registered) else {}
+    wanted: dict[str, list[datetime]] = {}
     for host in registered:
         probe = probes[host]
         if not probe.reachable:
@@ -147,18 +243,11 @@ def plan_runs(context: dg.SensorEvaluationContext, source: LogSource) -> dg.Sens
         else:
             nxt = collected[host] + HOUR if host in collected else None
         hours = hours_to_request(probe, nxt, first_allowed, backfill, limit)
-        for hour in hours:
-            hour_key = hour.strftime(HOURLY_FMT)
-            requests.append(
-                dg.RunRequest(
-                    run_key=f"raw:{host}:{hour_key}:{probe.fingerprint}",
-                    partition_key=host_hour_key(host, hour),
-                    asset_selection=RAW_ASSET_KEYS,
-                    tags={"mlops/host": host, "mlops/probe_fingerprint": probe.fingerprint},
-                )
-            )
         if hours:
+            wanted[host] = hours
             state[host] = (hours[-1] + HOUR).isoformat()
+    fingerprints = {h: probes[h].fingerprint for h in wanted}
+    requests = fleet_hour_requests(wanted, registered, fingerprints, pipeline_keys(context)) if wanted else []
     cursor = json.dumps(state, sort_keys=True)
     if not requests:
         reason = (
@@ -176,8 +265,10 @@ def plan_runs(context: dg.SensorEvaluationContext, source: LogSource) -> dg.Sens
     name="new_data_sensor",
     minimum_interval_seconds=120,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    asset_selection=RAW_ASSET_KEYS,
-    description="Requests raw_* collection for each complete new host x hour (probe-based, bounded backfill).",
+    # The fleet-hour run also targets the parse -> features -> scores assets downstream of raw_*.
+    asset_selection=dg.AssetSelection.assets(*RAW_ASSET_KEYS).downstream(),
+    description="One run per complete new fleet-hour: collect -> parse -> features -> scores for every host "
+    "with that hour (probe-based, bounded backfill).",
 )
 def new_data_sensor(context: dg.SensorEvaluationContext, log_source: LogSourceResource) -> dg.SensorResult:
     return plan_runs(context, log_source.source())

@@ -1,7 +1,6 @@
 """incidents: consecutive anomalous windows of a host merged into incidents with evidence JSON, plus
 health incidents (layer "health") from every fatal/critical health event, which need no model."""
 
-import hashlib
 import json
 import os
 
@@ -15,6 +14,7 @@ from mlops_assets.defs.tags import stage_tags
 from mlops_assets.lib.contracts.tables import INCIDENTS, conform, empty_frame
 from mlops_assets.lib.features.registry import FEATURE_BY_NAME
 from mlops_assets.lib.health.incidents import health_incidents
+from mlops_assets.lib.monitor.incident_ids import incident_id
 from mlops_assets.lib.storage.partition_store import exists, write_parquet
 from mlops_assets.lib.templates.state import load_template_miner, template_state_path
 from mlops_assets.lib.triage.evidence import between, unusual_lines, with_unusual
@@ -74,7 +74,7 @@ def merge_incidents(scores: pd.DataFrame, evidence: pd.DataFrame) -> pd.DataFram
         host_name = str(g["host"].iloc[0])
         rows.append(
             {
-                "incident_id": hashlib.sha1(f"{host_name}|{start.isoformat()}".encode()).hexdigest()[:16],
+                "incident_id": incident_id(host_name, start),
                 "host": host_name,
                 "start": start,
                 "end": end,

@@ -7,7 +7,15 @@ import dagster as dg
 import pandas as pd
 
 from mlops_assets.defs.model.resources import ModelRegistryResource
-from mlops_assets.defs.partitions import HOURLY_FMT, host_hour_partitions, split_key, window_of
+from mlops_assets.defs.partitions import (
+    FLEET_BACKFILL,
+    HOURLY_FMT,
+    fan_out,
+    host_hour_partitions,
+    host_hours,
+    partition_str,
+    window_of,
+)
 from mlops_assets.defs.schema import table_schema
 from mlops_assets.defs.tags import stage_tags
 from mlops_assets.lib.contracts.tables import SCORES, conform
@@ -100,28 +108,14 @@ def previous_hour(store: PartitionStore, host: str, hour: str) -> tuple[pd.DataF
     return store.read("features", host, prev), store.read("template_counts", host, prev)
 
 
-@dg.asset(
-    key="anomaly_scores",
-    deps=["window_features", "deployed_model"],
-    partitions_def=host_hour_partitions,
-    group_name="monitor",
-    kinds={"mlflow", "parquet"},
-    owners=["team:ml-platform"],
-    description="Anomaly score per window with the champion model (`models:/log-anomaly-detector@champion`); "
-    "anomalous windows carry their top features, templates and sample log lines.",
-    op_tags=stage_tags("score"),
-    automation_condition=dg.AutomationCondition.eager(),
-)
-def anomaly_scores(
-    context: dg.AssetExecutionContext, storage: StorageResource, model_registry: ModelRegistryResource
-) -> dg.MaterializeResult:
-    host, hour = split_key(context)
-    store = storage.store()
+def score_host_hour(
+    store: PartitionStore, storage: StorageResource, model: TrainedModel, version: str, host: str, hour: str
+) -> dict[str, object]:
+    """Scores + evidence of one host-hour with the champion, written to storage; returns its metadata."""
     for table in ("features", "template_counts"):
         if not exists(store.path(table, host, hour)):
             raise FileNotFoundError(f"{table} for {host} {hour} missing: materialize window_features first")
     feats, counts = store.read("features", host, hour), store.read("template_counts", host, hour)
-    model, version = champion(model_registry)
     prev = previous_hour(store, host, hour)
     context_rows = 0 if prev is None else len(prev[0])
     if prev is not None:
@@ -138,13 +132,55 @@ def anomaly_scores(
         tables = {t: store.read(t, host, hour) for t in ("kernel_events", "journal_entries", "docker_lines")}
         ev = evidence(flagged, counts, tables, load_template_miner(storage.root))
     store.write(EVIDENCE_TABLE, host, hour, ev)
+    return {
+        "dagster/row_count": len(scores),
+        "dagster/column_schema": table_schema(scores, "scores"),
+        "anomalous_windows": len(flagged),
+        "max_score": float(scores["score"].max()) if len(scores) else 0.0,
+        "model_version": version,
+        "context_windows": context_rows,
+    }
+
+
+@dg.asset(
+    key="anomaly_scores",
+    deps=["window_features", "deployed_model"],
+    partitions_def=host_hour_partitions,
+    group_name="monitor",
+    kinds={"mlflow", "parquet"},
+    owners=["team:ml-platform"],
+    description="Anomaly score per window with the champion model (`models:/log-anomaly-detector@champion`); "
+    "anomalous windows carry their top features, templates and sample log lines.",
+    op_tags=stage_tags("score"),
+    backfill_policy=FLEET_BACKFILL,
+)
+def anomaly_scores(
+    context: dg.AssetExecutionContext, storage: StorageResource, model_registry: ModelRegistryResource
+) -> dg.MaterializeResult:
+    store = storage.store()
+    model, version = champion(model_registry)
+    done = fan_out(
+        context,
+        host_hours(context),
+        lambda host, hour: score_host_hour(store, storage, model, version, host, hour),
+    )
+    if context.has_partition_key:
+        ((metadata),) = done.results.values()
+        return dg.MaterializeResult(metadata=metadata)
+    per = {partition_str(h, k): md for (h, k), md in sorted(done.results.items())}
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(scores),
-            "dagster/column_schema": table_schema(scores, "scores"),
-            "anomalous_windows": len(flagged),
-            "max_score": float(scores["score"].max()) if len(scores) else 0.0,
+            "dagster/row_count": sum(int(md["dagster/row_count"]) for md in per.values()),
+            "host_hours": len(per),
+            "dagster/column_schema": next(iter(per.values()))["dagster/column_schema"],
+            "anomalous_windows": sum(int(md["anomalous_windows"]) for md in per.values()),
             "model_version": version,
-            "context_windows": context_rows,
+            "by_host_hour": dg.MetadataValue.json(
+                {
+                    k: {"anomalous": md["anomalous_windows"], "max_score": md["max_score"]}
+                    for k, md in per.items()
+                }
+            ),
+            "failed": dg.MetadataValue.json(done.failure_metadata()),
         }
     )

@@ -15,12 +15,14 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from mlops_assets.defs.fastpath.ledger import notified_ids
 from mlops_assets.defs.notify.alerts import check_alert, incident_alerts, run_failure_alert
 from mlops_assets.defs.notify.check_history import CheckCursor, check_keys, new_evaluations
 from mlops_assets.lib.storage.partition_store import exists, read_parquet
 from mlops_assets.notify.channels import Alert, accepts
 from mlops_assets.notify.notifier import Delivery, Notifier
 from mlops_assets.notify.resources import NotifierResource
+from mlops_assets.resources import StorageResource
 
 RETRY_TICKS = 3
 OUTBOX_MAX_ALERTS = 100
@@ -112,7 +114,9 @@ def notify_run_failures(context: dg.RunFailureSensorContext, notifier: NotifierR
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="New incidents at or above NotifierResource.min_incident_severity, with their triage.",
 )
-def notify_new_incidents(context: dg.SensorEvaluationContext, notifier: NotifierResource) -> dg.SkipReason:
+def notify_new_incidents(
+    context: dg.SensorEvaluationContext, notifier: NotifierResource, storage: StorageResource
+) -> dg.SkipReason:
     state = _load_cursor(context.cursor)
     last_id = int(state.get("storage_id") or 0)
     notified: list[str] = list(state.get("notified") or [])
@@ -138,7 +142,7 @@ def notify_new_incidents(context: dg.SensorEvaluationContext, notifier: Notifier
         reports = meta.get("reports_dir")
         reports_dir = str(reports.value) if reports is not None else None
         table = read_parquet(path)
-        seen = set(notified)
+        seen = set(notified) | set(notified_ids(storage))  # the fast path already sent these
         ids = table["incident_id"].astype(str)
         fresh = table[
             [

@@ -13,7 +13,16 @@ import dagster as dg
 import pandas as pd
 
 from mlops_assets.defs.ingest.assets import RAW_KEYS
-from mlops_assets.defs.partitions import host_hour_partitions, split_key, window_of
+from mlops_assets.defs.partitions import (
+    FLEET_BACKFILL,
+    FanOut,
+    check_events,
+    fan_out,
+    host_hour_partitions,
+    host_hours,
+    partition_str,
+    window_of,
+)
 from mlops_assets.defs.schema import table_schema
 from mlops_assets.defs.tags import stage_tags
 from mlops_assets.lib.contracts.raw import SOURCES
@@ -65,101 +74,133 @@ def _newest_hour(store, source: str, host: str) -> datetime | None:
     return max((window_of(k)[0] for k in keys), default=None)
 
 
+def parse_host_hour(
+    store, source: str, host: str, hour: str
+) -> tuple[dict[str, object], list[dg.AssetCheckResult]]:
+    """Parse one host-hour of ``source``: write its tables + quarantine; return metadata and check verdicts."""
+    main_table = SOURCE_TABLES[source][0]
+    parsed = parse_source(source, read_raw_members(store, source, host, hour), host)
+    for table, df in parsed.tables.items():
+        store.write(table, host, hour, df)
+    store.write(f"quarantine_{source}", host, hour, parsed.quarantine)
+    main = parsed.tables[main_table]
+    reasons = parsed.quarantine["reason"].value_counts().to_dict() if len(parsed.quarantine) else {}
+
+    rate = parsed.quarantine_rate
+    checks: list[dg.AssetCheckResult] = []
+    checks.append(
+        dg.AssetCheckResult(
+            check_name="quarantine_rate",
+            passed=rate <= MAX_QUARANTINE_RATE,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "rate": rate,
+                "max_rate": MAX_QUARANTINE_RATE,
+                "quarantined": len(parsed.quarantine),
+                "rows": parsed.rows,
+                "reasons": dg.MetadataValue.json({str(k): int(v) for k, v in reasons.items()}),
+            },
+        )
+    )
+    problems = [
+        f"{t}: {p}" for t, df in parsed.tables.items() for p in schema_mismatches(df, TABLE_SCHEMAS[t])
+    ]
+    checks.append(
+        dg.AssetCheckResult(
+            check_name="column_schema",
+            passed=not problems,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"problems": dg.MetadataValue.json(problems)},
+        )
+    )
+    tolerance = pd.Timedelta(ORDER_TOLERANCE[source])
+    group = "gpu_index" if source == "gpu" else ("container" if source == "docker_logs" else None)
+    series = [g["ts"] for _, g in main.groupby(group, dropna=False)] if group and len(main) else [main["ts"]]
+    violations = sum(timestamp_order_violations(s, tolerance) for s in series)
+    checks.append(
+        dg.AssetCheckResult(
+            check_name="timestamps_in_order",
+            passed=violations == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"violations": violations, "tolerance": str(tolerance)},
+        )
+    )
+    newest = _newest_hour(store, source, host)
+    lag_h = (datetime.now(UTC) - (newest + timedelta(hours=1))).total_seconds() / 3600 if newest else None
+    checks.append(
+        dg.AssetCheckResult(
+            check_name="raw_freshness",
+            passed=lag_h is not None and lag_h <= MAX_RAW_LAG_HOURS,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "newest_hour": newest.isoformat() if newest else "none",
+                "lag_hours": round(lag_h, 2) if lag_h is not None else -1.0,
+                "max_lag_hours": MAX_RAW_LAG_HOURS,
+            },
+        )
+    )
+    ts = main["ts"].dropna()
+    metadata: dict[str, object] = {
+        "dagster/row_count": len(main),
+        "dagster/column_schema": table_schema(main, main_table),
+        "quarantined": len(parsed.quarantine),
+        "quarantine_rate": rate,
+        "records_in": parsed.records_in,
+        "first_ts": ts.min().isoformat() if len(ts) else "none",
+        "last_ts": ts.max().isoformat() if len(ts) else "none",
+        **{f"rows/{t}": len(df) for t, df in parsed.tables.items()},
+    }
+    return metadata, checks
+
+
+def fleet_metadata(done: FanOut) -> dict[str, object]:
+    """Metadata of a range step: totals, one line per host-hour, and the host-hours that failed."""
+    per = {partition_str(h, k): md for (h, k), (md, _) in sorted(done.results.items())}
+    return {
+        "dagster/row_count": sum(int(md["dagster/row_count"]) for md in per.values()),
+        "host_hours": len(per),
+        "by_host_hour": dg.MetadataValue.json(
+            {k: {"rows": md["dagster/row_count"], "quarantined": md["quarantined"]} for k, md in per.items()}
+        ),
+        "failed": dg.MetadataValue.json(done.failure_metadata()),
+    }
+
+
 def build_parse_asset(source: str) -> dg.AssetsDefinition:
     key = PARSED_KEYS[source]
-    main_table = SOURCE_TABLES[source][0]
+    specs = _check_specs(key)
+    by_name = {spec.name: spec for spec in specs}
 
-    @dg.asset(
-        key=key,
-        deps=[RAW_KEYS[source]],
+    @dg.multi_asset(
+        name=f"parsed_{source}",
+        specs=[
+            dg.AssetSpec(
+                key,
+                deps=[RAW_KEYS[source]],
+                group_name="parse",
+                kinds={"pandas", "parquet"},
+                owners=OWNERS,
+                description=f"Typed `{'`, `'.join(SOURCE_TABLES[source])}` table(s) parsed from raw_{source}; "
+                "lines that cannot be parsed go to the quarantine table with a reason.",
+            )
+        ],
         partitions_def=host_hour_partitions,
-        group_name="parse",
-        kinds={"pandas", "parquet"},
-        owners=OWNERS,
-        description=f"Typed `{'`, `'.join(SOURCE_TABLES[source])}` table(s) parsed from raw_{source}; "
-        "lines that cannot be parsed go to the quarantine table with a reason.",
-        check_specs=_check_specs(key),
+        backfill_policy=FLEET_BACKFILL,
+        can_subset=True,  # lets a range step record its check verdicts per partition (check_events)
+        check_specs=specs,
         op_tags=stage_tags("parse"),
     )
     def _parse(context: dg.AssetExecutionContext, storage: StorageResource):
-        host, hour = split_key(context)
         store = storage.store()
-        parsed = parse_source(source, read_raw_members(store, source, host, hour), host)
-        for table, df in parsed.tables.items():
-            store.write(table, host, hour, df)
-        store.write(f"quarantine_{source}", host, hour, parsed.quarantine)
-        main = parsed.tables[main_table]
-        reasons = parsed.quarantine["reason"].value_counts().to_dict() if len(parsed.quarantine) else {}
-
-        rate = parsed.quarantine_rate
-        checks: list[dg.AssetCheckResult] = []
-        checks.append(
-            dg.AssetCheckResult(
-                check_name="quarantine_rate",
-                passed=rate <= MAX_QUARANTINE_RATE,
-                severity=dg.AssetCheckSeverity.ERROR,
-                metadata={
-                    "rate": rate,
-                    "max_rate": MAX_QUARANTINE_RATE,
-                    "quarantined": len(parsed.quarantine),
-                    "rows": parsed.rows,
-                    "reasons": dg.MetadataValue.json({str(k): int(v) for k, v in reasons.items()}),
-                },
-            )
+        done = fan_out(
+            context, host_hours(context), lambda host, hour: parse_host_hour(store, source, host, hour)
         )
-        problems = [
-            f"{t}: {p}" for t, df in parsed.tables.items() for p in schema_mismatches(df, TABLE_SCHEMAS[t])
-        ]
-        checks.append(
-            dg.AssetCheckResult(
-                check_name="column_schema",
-                passed=not problems,
-                severity=dg.AssetCheckSeverity.ERROR,
-                metadata={"problems": dg.MetadataValue.json(problems)},
-            )
-        )
-        tolerance = pd.Timedelta(ORDER_TOLERANCE[source])
-        group = "gpu_index" if source == "gpu" else ("container" if source == "docker_logs" else None)
-        series = (
-            [g["ts"] for _, g in main.groupby(group, dropna=False)] if group and len(main) else [main["ts"]]
-        )
-        violations = sum(timestamp_order_violations(s, tolerance) for s in series)
-        checks.append(
-            dg.AssetCheckResult(
-                check_name="timestamps_in_order",
-                passed=violations == 0,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata={"violations": violations, "tolerance": str(tolerance)},
-            )
-        )
-        newest = _newest_hour(store, source, host)
-        lag_h = (datetime.now(UTC) - (newest + timedelta(hours=1))).total_seconds() / 3600 if newest else None
-        checks.append(
-            dg.AssetCheckResult(
-                check_name="raw_freshness",
-                passed=lag_h is not None and lag_h <= MAX_RAW_LAG_HOURS,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata={
-                    "newest_hour": newest.isoformat() if newest else "none",
-                    "lag_hours": round(lag_h, 2) if lag_h is not None else -1.0,
-                    "max_lag_hours": MAX_RAW_LAG_HOURS,
-                },
-            )
-        )
-        ts = main["ts"].dropna()
-        yield dg.MaterializeResult(
-            metadata={
-                "dagster/row_count": len(main),
-                "dagster/column_schema": table_schema(main, main_table),
-                "quarantined": len(parsed.quarantine),
-                "quarantine_rate": rate,
-                "records_in": parsed.records_in,
-                "first_ts": ts.min().isoformat() if len(ts) else "none",
-                "last_ts": ts.max().isoformat() if len(ts) else "none",
-                **{f"rows/{t}": len(df) for t, df in parsed.tables.items()},
-            }
-        )
-        yield from checks
+        if context.has_partition_key:
+            ((metadata, _),) = done.results.values()
+        else:
+            metadata = fleet_metadata(done)
+        yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+        yield from check_events(context, key, {k: checks for k, (_, checks) in done.results.items()}, by_name)
 
     return _parse
 

@@ -1,0 +1,94 @@
+"""Catch-up and one run per fleet-hour on a real instance: the sensor's requests executed as the daemon
+would, then the automation conditions evaluated over later ticks (they must request nothing twice)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from mlops_assets.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
+from mlops_assets.lib.storage.partition_store import PartitionStore
+from mlops_assets_tests.defs.fleet_fixtures import (
+    HOSTS,
+    HOURS,
+    all_keys,
+    automation_runs,
+    execute,
+    fleet_defs,
+    mark_parents_present,
+    materialized,
+    requested,
+    sensor_tick,
+    simulate_fleet,
+)
+
+DOWNSTREAM = ("parsed_gpu", "parsed_journal", "window_features", "anomaly_scores")
+
+
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return simulate_fleet(tmp_path_factory.mktemp("fleet"))
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as inst:
+        inst.add_dynamic_partitions("hosts", list(HOSTS))
+        yield inst
+
+
+def test_three_catch_up_hours_one_run_each_all_scored_once(
+    landing: Path, tmp_path: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLOPS_SENSOR_BACKFILL_HOURS", "3")
+    defs = fleet_defs(landing, tmp_path, monkeypatch)
+    mark_parents_present(instance)
+    auto = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+    data = sensor_tick(defs, instance)
+    assert len(data.run_requests) == 3, "one run per fleet-hour, oldest first"
+    for request, hour in zip(data.run_requests, HOURS, strict=True):
+        assert request.tags[RANGE_START_TAG] == f"{HOSTS[0]}|{hour}"
+        assert request.tags[RANGE_END_TAG] == f"{HOSTS[-1]}|{hour}"
+        assert {k.to_user_string() for k in request.asset_selection} >= set(DOWNSTREAM)
+        result = execute(defs, instance, request)
+        assert result.success
+    for key in DOWNSTREAM:
+        assert materialized(instance, key) == all_keys(), key
+    store = PartitionStore(str(tmp_path / "store"))
+    assert {(h, k) for h in store.hosts("scores") for k in store.keys("scores", h)} == {
+        (h, k) for h in HOSTS for k in HOURS
+    }
+    runs = instance.get_runs()
+    assert len(runs) == 3
+    # Exactly once: the children were materialized after their parents in the same run, so no
+    # later tick requests any host-hour again; the incidents follow the new scores once.
+    auto = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=auto.cursor)
+    assert requested(defs, auto) == {("incidents", "None")}
+    (run,) = automation_runs(defs, auto)
+    assert execute(defs, instance, run).success
+    for _ in range(3):
+        auto = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=auto.cursor)
+        assert auto.total_requested == 0, requested(defs, auto)
+
+
+def test_one_failing_host_is_named_and_the_others_are_scored(
+    landing: Path, tmp_path: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLOPS_SENSOR_BACKFILL_HOURS", "1")
+    mixed = tmp_path / "landing"
+    mixed.mkdir()
+    for host in HOSTS:
+        (mixed / host).symlink_to(landing / host)
+    defs = fleet_defs(mixed, tmp_path, monkeypatch)
+    mark_parents_present(instance)
+    (request,) = sensor_tick(defs, instance).run_requests
+    (mixed / HOSTS[1]).unlink()  # the host's logs vanish between the probe and the collection
+    result = execute(defs, instance, request)
+    assert result.success, "one host's failure must not fail the fleet-hour"
+    raw = result.asset_materializations_for_node("raw_logs")
+    failed = raw[0].metadata["failed"].value
+    assert list(failed) == [f"{HOSTS[1]}|{HOURS[-1]}"] and "unknown host" in failed[f"{HOSTS[1]}|{HOURS[-1]}"]
+    store = PartitionStore(str(tmp_path / "store"))
+    assert sorted(store.hosts("scores")) == [HOSTS[0], HOSTS[2]]
