@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "templates": ("templates", "mine log templates from a file of messages"),
     "check-host": ("check_host", "check that a host in hosts.yaml can be collected from"),
     "rollback": ("rollback", "move the champion alias back to the previous model version"),
+    "backtest": ("backtest", "train on one range of a landing folder, score another; CSVs + a JSON summary"),
 }
 
 

@@ -12,7 +12,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from mlops_assets.lib.features.registry import FEATURE_BY_NAME
+from mlops_assets.lib.features.registry import FEATURE_BY_NAME, per_gpu_base
+
+EXCESS_BASE = "gpu_temp_excess_c"
 
 TPL_PREFIX = "tpl__"
 TPL_OTHER = "tpl_other"  # known templates outside the model's vocabulary
@@ -29,11 +31,32 @@ def is_count_column(name: str) -> bool:
 
 
 def worse_sign(name: str) -> float:
-    """+1 when a rise of the column means a sicker host, -1 for a drop, 0 for neither (see Feature.worse)."""
-    if name.startswith("tpl"):
+    """+1 when a rise of the column means a sicker host, -1 for a drop, 0 for neither (see Feature.worse).
+
+    "both" columns get +1 here; their drop is judged by a second pass (lib/detect/layers.py). The
+    model's temperature-excess columns (lib/detect/baselines.py) are worse upwards.
+    """
+    if name.startswith("tpl") or per_gpu_base(name) == EXCESS_BASE:
         return 1.0
     f = FEATURE_BY_NAME.get(name)
-    return {"up": 1.0, "down": -1.0}.get(f.worse, 0.0) if f is not None else 0.0
+    return {"up": 1.0, "down": -1.0, "both": 1.0}.get(f.worse, 0.0) if f is not None else 0.0
+
+
+def is_volume_column(name: str) -> bool:
+    """Counts whose rate follows load (Feature.volume, every template bucket): judged only beyond the
+    host's calibrated rate (its training 99.9th percentile), never against the median."""
+    if name.startswith("tpl"):
+        return True
+    f = FEATURE_BY_NAME.get(name)
+    return f is not None and f.volume
+
+
+def is_log_column(name: str) -> bool:
+    """Log-derived, non-critical columns: in a boot phase they are judged against earlier boots."""
+    if name.startswith("tpl"):
+        return True
+    f = FEATURE_BY_NAME.get(name)
+    return f is not None and f.source != "gpu" and not f.critical and f.name != "uptime_min_s"
 
 
 def sustained_sign(name: str) -> float:
