@@ -2,9 +2,10 @@
 
 Temperature alone says little: a consumer RTX 3090 at its 350 W limit runs at 80+ degC by design, an
 idle H100 at 30. What a failing cooler changes is the temperature FOR A GIVEN POWER. Per host and GPU,
-``temp = a + b * power + c * power_prev`` is fitted on the training windows (ordinary least squares,
-refitted once without the residuals beyond 3.5 robust sigmas, so faults inside the training range do
-not bend it; ``power_prev`` is the previous minute's power, because heat lags power by a minute or so).
+``temp = a + b0 * power + b1 * power[-1] + b2 * power[-2]`` is fitted on the training windows
+(least squares, refitted once without the residuals beyond 3.5 robust sigmas, so faults inside the
+training range do not bend it; the previous two minutes' power enter because heat lags power by a
+minute or two: a card that just went idle is still hot).
 Its residual, minus the median residual of the hour of day where the training covers >= 2 days and
 the hourly medians differ by > 1 degC (a room that warms in the afternoon), is the GPU's "temperature
 excess" column ``gpu<i>_temp_excess_c``: up is worse (a card 10 degC hotter than its power predicts
@@ -31,6 +32,9 @@ BOOT_TRAIL = 15
 MIN_FIT_WINDOWS = 240  # windows of one GPU with temperature and power before its baseline is trusted
 MIN_POWER_SPREAD_W = 15.0  # below it power says nothing about temperature: the fit is a constant
 RESIDUAL_FLOOR_C = 1.0
+# the scale is at least such that the training's 99.95th percentile residual is z = TAIL_Z (below any
+# alarm floor): load steps leave a few degC of transient residual that no lag term removes
+TAIL_QUANTILE, TAIL_Z = 0.9995, 4.0
 EXCESS_COLUMNS = [per_gpu_name(i, "temp_excess_c") for i in range(MAX_GPUS)]
 
 
@@ -48,13 +52,15 @@ def _prev(
     return np.where(np.isnan(out), v, out)
 
 
-def _design(p: np.ndarray, p_prev: np.ndarray) -> np.ndarray:
-    return np.column_stack([np.ones(len(p)), p, p_prev])
+def _design(p: np.ndarray, starts_ns: np.ndarray | None, window_ns: int) -> np.ndarray:
+    p1 = _prev(p, None, starts_ns, window_ns)
+    p2 = _prev(p1, None, starts_ns, window_ns)
+    return np.column_stack([np.ones(len(p)), p, p1, p2])
 
 
 @dataclass
 class ThermalBaseline:
-    """Per (host, GPU): coefficients of temp ~ power, power_prev; residual scale; hour-of-day offsets."""
+    """Per (host, GPU): coefficients of temp ~ power and its two lags; residual scale; hour offsets."""
 
     window_ns: int
     coef: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
@@ -80,12 +86,12 @@ class ThermalBaseline:
                 ok = ~np.isnan(t) & ~np.isnan(p)
                 if ok.sum() < MIN_FIT_WINDOWS:
                     continue
-                pp = _prev(p, None, st, window_ns)
-                coef, resid = _robust_fit(t[ok], p[ok], pp[ok])
+                coef, resid = _robust_fit(t[ok], p[ok], _design(p, st, window_ns)[ok])
                 key = (h, i)
                 base.coef[key] = coef
                 mad = float(np.median(np.abs(resid - np.median(resid)))) * 1.4826
-                base.scale[key] = max(mad, RESIDUAL_FLOOR_C)
+                tail = (float(np.quantile(resid, TAIL_QUANTILE)) - float(np.median(resid))) / TAIL_Z
+                base.scale[key] = max(mad, tail, RESIDUAL_FLOOR_C)
                 if st is not None:
                     base.hourly[key] = _hour_offsets(resid, st[ok], len(ok), window_ns)
         return base
@@ -107,7 +113,7 @@ class ThermalBaseline:
                     continue
                 t = x[a:b, columns.index(per_gpu_name(i, "temp_c"))]
                 p = x[a:b, columns.index(per_gpu_name(i, "power_w"))]
-                r = t - _design(p, _prev(p, None, st, self.window_ns)) @ coef
+                r = t - _design(p, st, self.window_ns) @ coef
                 off = self.hourly.get((h, i))
                 if off is not None and hours is not None:
                     r = r - off[hours[a:b]]
@@ -119,13 +125,12 @@ class ThermalBaseline:
         return np.array([self.scale.get((host, i), np.nan) for i in range(MAX_GPUS)])
 
 
-def _robust_fit(t: np.ndarray, p: np.ndarray, pp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    if np.nanpercentile(p, 95) - np.nanpercentile(p, 5) < MIN_POWER_SPREAD_W:
-        coef = np.array([float(np.median(t)), 0.0, 0.0])
+def _robust_fit(t: np.ndarray, p: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if np.percentile(p, 99.5) - np.percentile(p, 0.5) < MIN_POWER_SPREAD_W:
+        coef = np.array([float(np.median(t)), 0.0, 0.0, 0.0])
         return coef, t - coef[0]
-    a = _design(p, pp)
     keep = np.ones(len(t), bool)
-    coef = np.zeros(3)
+    coef = np.zeros(a.shape[1])
     for _ in range(2):
         coef = np.linalg.lstsq(a[keep], t[keep], rcond=None)[0]
         resid = t - a @ coef

@@ -51,6 +51,18 @@ def is_volume_column(name: str) -> bool:
     return f is not None and f.volume
 
 
+def is_rate_column(name: str) -> bool:
+    """Counts judged against the host's calibrated rate (its training 99.9th percentile per window)
+    rather than its median: every count except the critical events (Feature.critical), which are
+    judged against zero. A sparse count's median is 0 and its IQR 0, so against the median ten
+    routine error lines in a minute of real chatter were an alarm; against the host's busiest normal
+    minute they are not, and a burst far beyond it still is."""
+    if name.startswith("tpl"):
+        return True
+    f = FEATURE_BY_NAME.get(name)
+    return f is not None and f.unit == "count" and not f.critical
+
+
 def is_log_column(name: str) -> bool:
     """Log-derived, non-critical columns: in a boot phase they are judged against earlier boots."""
     if name.startswith("tpl"):
