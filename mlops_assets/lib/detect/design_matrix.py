@@ -94,6 +94,8 @@ def choose_vocabulary(template_counts: pd.DataFrame, k: int) -> list[str]:
 
 def utc_ns(times: pd.Series) -> np.ndarray:
     """Timestamps as int64 UTC nanoseconds (any unit, naive read as UTC)."""
+    if isinstance(times.dtype, pd.DatetimeTZDtype) and str(times.dtype.tz) == "UTC":
+        return times.dt.as_unit("ns").array.asi8  # the usual case: no parsing, no cache probing
     return pd.to_datetime(times, utc=True).dt.as_unit("ns").array.asi8
 
 
@@ -145,20 +147,28 @@ def wide_frame(features: pd.DataFrame, template_counts: pd.DataFrame, vocabulary
 
 
 def design_matrix(
-    features: pd.DataFrame, template_counts: pd.DataFrame, columns: list[str], vocabulary: list[str]
+    features: pd.DataFrame,
+    template_counts: pd.DataFrame,
+    columns: list[str],
+    vocabulary: list[str],
+    pad: int = 0,
 ) -> np.ndarray:
     """``matrix(wide_frame(...), columns)`` without building the wide frame (the scoring hot path)."""
     tpl = template_matrix(features, template_counts, vocabulary)
-    return matrix(features, columns, dict(zip(template_columns(vocabulary), tpl.T, strict=True)))
+    return matrix(features, columns, dict(zip(template_columns(vocabulary), tpl.T, strict=True)), pad)
 
 
-def matrix(wide: pd.DataFrame, columns: list[str], extra: dict[str, np.ndarray] | None = None) -> np.ndarray:
+def matrix(
+    wide: pd.DataFrame, columns: list[str], extra: dict[str, np.ndarray] | None = None, pad: int = 0
+) -> np.ndarray:
     """Transformed design matrix in ``columns`` order (missing template columns 0, missing features NaN).
 
     ``extra`` supplies raw columns that are not in ``wide`` (the template counts). Filled column by
-    column (log1p applied on the 1-D column) so no full-matrix temporaries are made.
+    column (log1p applied on the 1-D column) so no full-matrix temporaries are made. ``pad`` extra
+    NaN columns at the end leave room for the model's derived columns without a copy.
     """
-    x = np.empty((len(wide), len(columns)), dtype="float64")
+    x = np.empty((len(wide), len(columns) + pad), dtype="float64")
+    x[:, len(columns) :] = np.nan
     for j, c in enumerate(columns):
         if extra is not None and c in extra:
             col = extra[c]
@@ -170,7 +180,10 @@ def matrix(wide: pd.DataFrame, columns: list[str], extra: dict[str, np.ndarray] 
         else:
             x[:, j] = 0.0 if c.startswith("tpl") else np.nan
             continue
-        x[:, j] = np.log1p(np.clip(col, 0, None)) if is_count_column(c) else col
+        if is_count_column(c):
+            np.log1p(np.maximum(col, 0.0), out=x[:, j])
+        else:
+            x[:, j] = col
     return x
 
 

@@ -69,8 +69,12 @@ def deviation(
     boot: np.ndarray,
     boot_base: Baseline | None,
     log_cols: np.ndarray,
+    boot_skip: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(largest directed z per row >= 0, its column index; -1 when nothing is worse)."""
+    """(largest directed z per row >= 0, its column index; -1 when nothing is worse).
+
+    ``boot_skip``: columns not judged at all in a boot phase (the temperature excess: no power history).
+    """
     n = len(x)
     z = np.zeros(n)
     arg = np.full(n, -1, dtype="int64")
@@ -82,10 +86,12 @@ def deviation(
         for a, b, h in zip(cuts[:-1], cuts[1:], run_hosts, strict=True):
             base = baseline_of(h)
             t = directed(x[a:b], base, sign, both, out=tmp[: b - a])
-            np.nan_to_num(t, copy=False, nan=-np.inf)
+            np.copyto(t, -np.inf, where=np.isnan(t))
             boot_rows = np.flatnonzero(boot[a:b])
             if len(boot_rows):
                 t[boot_rows] = _boot_z(x[a:b][boot_rows], t[boot_rows], boot_base, sign, log_cols)
+                if boot_skip is not None:
+                    t[np.ix_(boot_rows, np.flatnonzero(boot_skip))] = -np.inf
             arg[a:b] = np.argmax(t, axis=1)
             z[a:b] = t[np.arange(b - a), arg[a:b]]
     bad = ~np.isfinite(z) | (z <= 0)

@@ -139,7 +139,9 @@ def column_masks(columns: list[str]) -> dict[str, np.ndarray]:
         "sign": sign,
         "both": both,
         "volume": np.array([is_rate_column(c) for c in columns]),
-        "log": np.array([is_log_column(c) for c in columns]),
+        # judged against earlier boots in a boot phase: log columns, and the temperature excess (a card
+        # coming back from a reboot has no power history, so its lag terms say nothing)
+        "log": np.array([is_log_column(c) or c in EXCESS_COLUMNS for c in columns]),
         "excess": np.array([c in EXCESS_COLUMNS for c in columns]),
         "sustained": np.array([sustained_sign(c) if c not in EXCESS_COLUMNS else 1.0 for c in columns]),
     }
@@ -195,10 +197,20 @@ def _sustained_center_scale(x: np.ndarray, columns: list[str], floor: float) -> 
 def evaluation_matrix(
     model: TrainedModel, x: np.ndarray, hosts: np.ndarray | None, starts_ns: np.ndarray | None
 ) -> np.ndarray:
-    """Input design matrix + the GPUs' temperature excess (rows sorted by host, time)."""
-    if model.thermal is None:
-        return np.hstack([x, np.full((len(x), len(EXCESS_COLUMNS)), np.nan)])
-    return np.hstack([x, model.thermal.excess(x, model.columns, hosts, starts_ns)])
+    """Input design matrix + the GPUs' temperature excess (rows sorted by host, time).
+
+    ``x`` may already carry the excess columns' room (``design_matrix(..., pad=len(EXCESS_COLUMNS))``):
+    then they are filled in place, with no copy of the matrix.
+    """
+    n_in = len(model.columns)
+    xe = (
+        x
+        if x.shape[1] == n_in + len(EXCESS_COLUMNS)
+        else np.hstack([x, np.full((len(x), len(EXCESS_COLUMNS)), np.nan)])
+    )
+    if model.thermal is not None:
+        xe[:, n_in:] = model.thermal.excess(xe, model.columns, hosts, starts_ns)
+    return xe
 
 
 def layer_scores(
@@ -210,7 +222,15 @@ def layer_scores(
         boot_phase(xe, model.eval_columns, hosts, starts_ns) if model.boot_phases else np.zeros(len(xe), bool)
     )
     z1, arg1 = deviation(
-        xe, hosts, model.baseline_of, masks["sign"], masks["both"], boot, model.boot, masks["log"]
+        xe,
+        hosts,
+        model.baseline_of,
+        masks["sign"],
+        masks["both"],
+        boot,
+        model.boot,
+        masks["log"],
+        masks["excess"],
     )
     z_sus, means = np.zeros(len(xe)), None
     if model.sustained is not None and starts_ns is not None:
@@ -288,11 +308,13 @@ def train(
     features = features.sort_values(["host", "window_start"], kind="stable", ignore_index=True)
     vocabulary = choose_vocabulary(template_counts, params.top_k_templates)
     columns = list(FEATURE_NAMES) + template_columns(vocabulary)
-    x = design_matrix(features, template_counts, columns, vocabulary)
+    x = design_matrix(features, template_counts, columns, vocabulary, pad=len(EXCESS_COLUMNS))
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: GPUs a host does not have
         spread = np.nanmax(x, axis=0) - np.nanmin(x, axis=0)
-    dropped = [c for c, s in zip(columns, spread, strict=True) if not np.isfinite(s) or s == 0]
+    dropped = [
+        c for c, s in zip(columns, spread[: len(columns)], strict=True) if not np.isfinite(s) or s == 0
+    ]
     if len(dropped) == len(columns):
         raise ValueError(
             "every feature is constant over the training range: nothing to learn; train on more data"

@@ -67,7 +67,13 @@ def score(
 ) -> pd.DataFrame:
     """The scores contract for ``features`` rows; top features explained for anomalous rows (or all)."""
     frame = features.reset_index(drop=True)
-    x = design_matrix(frame, template_counts, model.columns, model.vocabulary)
+    x = design_matrix(
+        frame,
+        template_counts,
+        model.columns,
+        model.vocabulary,
+        pad=len(model.eval_columns) - len(model.columns),
+    )
     return score_matrix(model, x, frame, model_version, explain_all)
 
 
@@ -88,7 +94,8 @@ def score_wide(
     model: TrainedModel, wide: pd.DataFrame, model_version: str = "", explain_all: bool = False
 ) -> pd.DataFrame:
     """Score a frame that already has the template columns (``tpl__<id>``, other, new): the pyfunc input."""
-    return score_matrix(model, matrix(wide, model.columns), wide, model_version, explain_all)
+    x = matrix(wide, model.columns, pad=len(model.eval_columns) - len(model.columns))
+    return score_matrix(model, x, wide, model_version, explain_all)
 
 
 def score_matrix(
