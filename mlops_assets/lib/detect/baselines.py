@@ -30,7 +30,8 @@ from mlops_assets.lib.features.registry import MAX_GPUS, per_gpu_name
 BOOT_PHASE_S = 900.0
 BOOT_TRAIL = 15
 MIN_FIT_WINDOWS = 240  # windows of one GPU with temperature and power before its baseline is trusted
-MIN_POWER_SPREAD_W = 15.0  # below it power says nothing about temperature: the fit is a constant
+MIN_POWER_SPREAD_W = 15.0  # below it the board's own power says nothing about its heat: slope borrowed
+BORROWED_FLOOR_C = 3.0  # residual scale floor of a board judged with a borrowed slope
 RESIDUAL_FLOOR_C = 1.0
 # the scale is at least such that the training's 99.95th percentile residual is z = TAIL_Z (below any
 # alarm floor): load steps leave a few degC of transient residual that no lag term removes
@@ -80,21 +81,45 @@ class ThermalBaseline:
         cuts, run_hosts = host_runs(hosts, len(x))
         for a, b, h in zip(cuts[:-1], cuts[1:], run_hosts, strict=True):
             st = None if starts_ns is None else starts_ns[a:b]
+            idle: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+            slopes = []
             for i in range(MAX_GPUS):
                 t = x[a:b, columns.index(per_gpu_name(i, "temp_c"))]
                 p = x[a:b, columns.index(per_gpu_name(i, "power_w"))]
                 ok = ~np.isnan(t) & ~np.isnan(p)
                 if ok.sum() < MIN_FIT_WINDOWS:
                     continue
-                coef, resid = _robust_fit(t[ok], p[ok], _design(p, st, window_ns)[ok])
-                key = (h, i)
-                base.coef[key] = coef
-                mad = float(np.median(np.abs(resid - np.median(resid)))) * 1.4826
-                tail = (float(np.quantile(resid, TAIL_QUANTILE)) - float(np.median(resid))) / TAIL_Z
-                base.scale[key] = max(mad, tail, RESIDUAL_FLOOR_C)
-                if st is not None:
-                    base.hourly[key] = _hour_offsets(resid, st[ok], len(ok), window_ns)
+                design = _design(p, st, window_ns)[ok]
+                if np.percentile(p[ok], 99.5) - np.percentile(p[ok], 0.5) < MIN_POWER_SPREAD_W:
+                    idle.append((i, t[ok], design, ok))  # never loaded in training: slope borrowed below
+                    continue
+                coef, resid = _robust_fit(t[ok], design)
+                slopes.append(coef[1:])
+                base._store((h, i), coef, resid, None if st is None else st[ok], len(ok), 0.0)
+            for i, t, design, ok in idle if slopes else []:
+                # the host's other boards' heat per watt, this board's own idle level; a wider scale,
+                # because the slope is not its own (a card that never ran in training is judged gently)
+                slope = np.median(np.array(slopes), axis=0)
+                coef = np.r_[float(np.median(t - design[:, 1:] @ slope)), slope]
+                base._store((h, i), coef, t - design @ coef, None, len(ok), BORROWED_FLOOR_C)
         return base
+        return base
+
+    def _store(
+        self,
+        key: tuple[str, int],
+        coef: np.ndarray,
+        resid: np.ndarray,
+        st: np.ndarray | None,
+        n: int,
+        floor: float,
+    ) -> None:
+        self.coef[key] = coef
+        mad = float(np.median(np.abs(resid - np.median(resid)))) * 1.4826
+        tail = (float(np.quantile(resid, TAIL_QUANTILE)) - float(np.median(resid))) / TAIL_Z
+        self.scale[key] = max(mad, tail, RESIDUAL_FLOOR_C, floor)
+        if st is not None:
+            self.hourly[key] = _hour_offsets(resid, st, n, self.window_ns)
 
     def excess(
         self, x: np.ndarray, columns: list[str], hosts: np.ndarray | None, starts_ns: np.ndarray | None
@@ -125,10 +150,7 @@ class ThermalBaseline:
         return np.array([self.scale.get((host, i), np.nan) for i in range(MAX_GPUS)])
 
 
-def _robust_fit(t: np.ndarray, p: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    if np.percentile(p, 99.5) - np.percentile(p, 0.5) < MIN_POWER_SPREAD_W:
-        coef = np.array([float(np.median(t)), 0.0, 0.0, 0.0])
-        return coef, t - coef[0]
+def _robust_fit(t: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     keep = np.ones(len(t), bool)
     coef = np.zeros(a.shape[1])
     for _ in range(2):
