@@ -71,7 +71,9 @@ def test_backtest_writes_scores_incidents_and_a_summary(
     assert summary["recall_by_fault"]["ecc_errors"] == 1.0
     assert {"alarm_minutes_share", "alarm_groups_per_host_day", "false_alarms_per_host_day"} <= set(summary)
     ecc = incidents[incidents["kind"] == "gpu_memory_errors"]
-    assert len(ecc) and ecc["gpu"].iloc[0] == 0 and ecc["action"].iloc[0] == "hardware_inspection"
+    # Xid 48/63/64 counts are host-level features: naming the GPU from the PCI address is the health layer's job
+    assert len(ecc) and ecc["action"].iloc[0] == "hardware_inspection"
+    assert ecc["start"].iloc[0] <= T(4.6).replace("Z", ":00Z")
 
 
 def test_backtest_reads_a_tar_gz(landing: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
