@@ -13,16 +13,10 @@ import json
 import numpy as np
 import pandas as pd
 
+from mlops_assets.lib.detect.decide import column_masks, combine, evaluation_matrix, layer_scores
 from mlops_assets.lib.detect.design_matrix import design_matrix, is_count_column, matrix
 from mlops_assets.lib.detect.layers import full_z
-from mlops_assets.lib.detect.model import (
-    TrainedModel,
-    column_masks,
-    combine,
-    evaluation_matrix,
-    layer_scores,
-    window_starts_ns,
-)
+from mlops_assets.lib.detect.model import TrainedModel, window_starts_ns
 from mlops_assets.lib.features.registry import gpu_index_of
 
 

@@ -171,7 +171,13 @@ FEATURES: tuple[Feature, ...] = (
         "watchdog soft/hard lockups and RCU stalls (a CPU stuck in the kernel)",
         critical=True,
     ),
-    _f("nic_watchdog", "count", "kernel", "NETDEV WATCHDOG transmit timeouts (a NIC queue hung)", critical=True),
+    _f(
+        "nic_watchdog",
+        "count",
+        "kernel",
+        "NETDEV WATCHDOG transmit timeouts (a NIC queue hung)",
+        critical=True,
+    ),
     _f(
         "boot_markers",
         "count",
