@@ -268,7 +268,17 @@ def backtest(args: argparse.Namespace) -> dict[str, Any]:
     args.out.mkdir(parents=True, exist_ok=True)
     _write_csv(scores_csv(scores), args.out / "scores.csv")
     _write_csv(incidents_csv(incidents), args.out / "incidents.csv")
-    return summarize(scores, incidents, model, labels)
+    if labels is not None:  # only faults the scored range can show count towards recall
+        inside = (
+            (labels["start"] < pd.Timestamp(args.score_end))
+            & (labels["end"] > pd.Timestamp(args.score_start))
+            & labels["host"].isin(hosts)
+        )
+        skipped, labels = int((~inside).sum()), labels[inside]
+    summary = summarize(scores, incidents, model, labels)
+    if labels is not None:
+        summary["labels_outside_score_range"] = skipped
+    return summary
 
 
 def run(args: argparse.Namespace) -> int:

@@ -68,7 +68,7 @@ def test_backtest_writes_scores_incidents_and_a_summary(
     for col in ("incident_id", "host", "gpu", "start", "end", "severity", "kind", "action", "summary"):
         assert col in incidents.columns
     assert summary["incidents"] == len(incidents) >= 1
-    assert summary["recall_by_fault"]["ecc_errors"] == 1.0
+    assert summary["recall_by_fault"]["ecc_errors"] == 1.0 and summary["labels_outside_score_range"] == 0
     assert {"alarm_minutes_share", "alarm_groups_per_host_day", "false_alarms_per_host_day"} <= set(summary)
     ecc = incidents[incidents["kind"] == "gpu_memory_errors"]
     # Xid 48/63/64 counts are host-level features: naming the GPU from the PCI address is the health layer's job
