@@ -64,6 +64,7 @@ from mlops_assets.lib.detect.sustained import SustainedBaseline
 from mlops_assets.lib.features.registry import FEATURE_NAMES, per_gpu_base
 
 VOLUME_QUANTILE = 0.999
+RATE_CAP_Z = 4.0
 MIN_BOOT_WINDOWS = 5
 MAX_BOOT_SHARE = 0.25
 
@@ -154,7 +155,9 @@ def baseline_stats(
         with np.errstate(all="ignore"):
             hi = np.nanquantile(x[:, vol], VOLUME_QUANTILE, axis=0)
             lo = np.nanquantile(x[:, vol], 1 - VOLUME_QUANTILE, axis=0)
-        center[vol] = np.where(np.isnan(hi), med[vol], hi)
+        # never more than RATE_CAP_Z robust scales above the median: the training range is unlabelled,
+        # and a fault inside it (a brute force, 5-40 minutes of a day) must not lift the rate to its level
+        center[vol] = np.minimum(np.where(np.isnan(hi), med[vol], hi), med[vol] + RATE_CAP_Z * scale[vol])
         center_down[vol] = np.where(np.isnan(lo), med[vol], lo)
     exc = np.flatnonzero(masks["excess"])
     center[exc] = 0.0
