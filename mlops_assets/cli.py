@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "redact": ("redact", "print exactly what would leave the host for a text (redaction audit)"),
     "incidents": ("incidents", "list the newest incidents (or `incidents show ID`) with their report paths"),
     "label": ("label", "record an operator verdict on an incident: confirmed | false-alarm"),
+    "backtest": ("backtest", "train on one range of a landing folder, score another; CSVs + a JSON summary"),
 }
 
 

@@ -28,6 +28,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-faults", action="store_true", help="simulate a fault-free period (empty labels.csv)"
     )
+    parser.add_argument(
+        "--fleet",
+        choices=("uniform", "mixed"),
+        default="uniform",
+        help="uniform: --gpus cards per host; mixed: an RTX 3090 + RTX 3060 home box, then 8 x H100 nodes",
+    )
+    parser.add_argument(
+        "--realdata",
+        type=Path,
+        default=None,
+        help="folder of real log samples (../shared/realdata) replayed as background chatter",
+    )
+    parser.add_argument("--reboots-per-day", type=float, default=0.0, help="Poisson rate of host reboots")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
         start=args.start or DEFAULT_START,
         gpu_interval_s=args.gpu_interval,
         faults=[] if args.no_faults else None,
+        fleet=args.fleet,
+        realdata=args.realdata,
+        reboots_per_day=args.reboots_per_day,
     )
     print(json.dumps(summary.as_dict()))
     return 0

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from mlops_assets.simulate import chatter, gpu, normal, system
+from mlops_assets.simulate import boots, chatter, gpu, normal, system
 from mlops_assets.simulate import containers as ct
 from mlops_assets.simulate.faults import INJECTORS
 from mlops_assets.simulate.formats import to_ns
-from mlops_assets.simulate.host import NS, HostLog, host_name
+from mlops_assets.simulate.host import NS, HostLog, host_models, host_name
+from mlops_assets.simulate.replay import replay_chatter
 from mlops_assets.simulate.schedule import FaultSpec, default_schedule, labels_csv, validate
 
 DEFAULT_START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -65,12 +66,23 @@ def simulate(
     gpu_interval_s: float = 10,
     faults: list[FaultSpec] | None = None,
     ambient: tuple[datetime, float] | None = None,
+    *,
+    fleet: str = "uniform",
+    realdata: Path | None = None,
+    reboots_per_day: float = 0.0,
+    full_load: list[tuple[str, int, datetime, datetime]] | None = None,
 ) -> SimulationSummary:
     """Write ``hosts`` hosts' raw logs for ``hours`` from ``start`` under ``out``.
 
     ``faults=None`` uses the seeded default schedule (every fault kind once); pass ``[]`` for a
-    fault-free run or an explicit list for targeted tests. ``ambient=(since, degrees)``: from
-    ``since`` on the room is ``degrees`` C warmer (an environment change, not a fault).
+    fault-free run (e.g. a fault-free week: ``hours=168, faults=[]``) or an explicit list.
+    ``fleet``: "uniform" (``gpus`` cards per host, RTX 6000 Ada / H100 alternating) or "mixed" (a home
+    box with an RTX 3090 + RTX 3060 whose load peaks in the evening, then 8 x H100 nodes).
+    ``realdata``: a folder of real log samples (../shared/realdata) replayed as background chatter
+    (simulate/replay.py). ``reboots_per_day``: Poisson rate of reboots (simulate/boots.py).
+    ``full_load``: (host, gpu, start, end) periods of a training job at ~98 % on one card (normal load).
+    ``ambient=(since, degrees)``: from ``since`` on the room is ``degrees`` C warmer (an environment
+    change, not a fault).
     """
     if hosts < 1 or gpus < 1 or hours <= 0 or gpu_interval_s <= 0:
         raise ValueError(
@@ -81,25 +93,34 @@ def simulate(
     end_ns = start_ns + int(round(hours * 3600)) * NS
     end = start + timedelta(seconds=int(round(hours * 3600)))
     names = [host_name(i) for i in range(hosts)]
+    models = {name: host_models(fleet, i, gpus) for i, name in enumerate(names)}
+    counts = {name: len(m) for name, m in models.items()}
     if faults is None:
-        faults = default_schedule(names, gpus, start, hours, seed)
-    validate(faults, names, gpus, start, end)
+        faults = default_schedule(names, counts, start, hours, seed)
+    validate(faults, names, counts, start, end, {n: [m.has_fan for m in ms] for n, ms in models.items()})
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
     for i, name in enumerate(names):
-        host = HostLog(i, gpus, start_ns, end_ns, np.random.default_rng([seed, i]))
+        host = HostLog(i, counts[name], start_ns, end_ns, np.random.default_rng([seed, i]), models[name])
+        if fleet == "mixed" and i == 0:
+            host.load_phase_h = 6.0
+        reboots = boots.schedule_reboots(host, reboots_per_day)
         ct.setup(host)
         wl = normal.plan_workload(host, gpu_interval_s)
         if ambient is not None:
             wl.ambient_offset_c = np.where(
                 wl.t_ns >= to_ns(ambient[0].astimezone(UTC)), float(ambient[1]), 0.0
             )
+        for h, g, s, e in full_load or []:
+            if h == name:
+                normal.full_load(host, wl, g, to_ns(s), to_ns(e))
         mine = sorted((f for f in faults if f.host == name), key=lambda f: f.start)
         windows = [(to_ns(f.start), to_ns(f.end)) for f in mine]
-        normal.nightly_restarts(host, wl, windows)
+        normal.nightly_restarts(host, wl)
         for f, (s, e) in zip(mine, windows, strict=True):
             INJECTORS[f.kind](host, wl, f, s, e)
+        boots.render_reboots(host, wl, reboots)
         normal.apply_vllm_down(wl)
         host.gpu_csv = gpu.render_csv(host, wl)
         chatter.vllm_output(host, wl)
@@ -108,6 +129,8 @@ def simulate(
         system.cron(host)
         system.ssh_sessions(host)
         system.daemon_noise(host)
+        if realdata is not None:
+            replay_chatter(host, Path(realdata))
         files += host.write(out)
     labels = out / LABELS_FILE
     labels.write_text(labels_csv(faults))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mlops_assets.simulate.faults_gpu import ecc_errors, fan_failure, power_cap, xid79
+from mlops_assets.simulate.faults_gpu import ecc_errors, fan_failure, power_cap, thermal_drift, xid79
 from mlops_assets.simulate.faults_system import (
     container_oom,
     container_restart_loop,
@@ -30,4 +30,5 @@ INJECTORS: dict[str, Callable[[HostLog, Workload, FaultSpec, int, int], None]] =
     "power_cap": power_cap,
     "ssh_bruteforce": ssh_bruteforce,
     "disk_full": disk_full,
+    "thermal_drift": thermal_drift,
 }

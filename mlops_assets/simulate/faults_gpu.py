@@ -1,4 +1,4 @@
-"""GPU fault signatures: fan stall, Xid 79 (fallen off the bus), ECC errors, power cap."""
+"""GPU fault signatures: fan stall, Xid 79 (fallen off the bus), ECC errors, power cap, cooling drift."""
 
 from __future__ import annotations
 
@@ -116,8 +116,9 @@ def ecc_errors(host: HostLog, wl: Workload, f: FaultSpec, s: int, e: int) -> Non
 
 
 def power_cap(host: HostLog, wl: Workload, f: FaultSpec, s: int, e: int) -> None:
-    cap = max(host.model.min_power_limit_w, round(host.model.power_limit_w * 0.35))
-    wl.power_limit[wl.mask(s, e), :] = cap
+    caps = np.maximum(host.param("min_power_limit_w"), np.round(host.param("power_limit_w") * 0.35))
+    wl.power_limit[wl.mask(s, e), :] = caps
+    cap = float(caps[0])
     for ns, watts in ((s + 500_000_000, cap), (e - 2 * NS, host.model.power_limit_w)):
         host.journal(
             ns,
@@ -132,3 +133,17 @@ def power_cap(host: HostLog, wl: Workload, f: FaultSpec, s: int, e: int) -> None
         "pam_unix(sudo:session): session opened for user root(uid=0) by ops(uid=1002)",
         pid=host.next_pid(),
     )
+
+
+def thermal_drift(host: HostLog, wl: Workload, f: FaultSpec, s: int, e: int) -> None:
+    """Cooling degrades slowly (a clogging heatsink, a failing pump or chassis fan) under a steady job.
+
+    The job holds the card at ~90 % from before the fault, so the load is constant; the thermal
+    resistance then grows linearly, to +35 % at the end (~+13 degC at that power). No log line says so.
+    """
+    g = 0 if f.gpu is None else f.gpu
+    job = wl.mask(s - 30 * 60 * NS, e)
+    wl.util[job, g] = np.clip(90 + host.rng.normal(0, 2, job.sum()), 0, 100)
+    wl.mem[job, g] = np.maximum(wl.mem[job, g], 0.6 * host.models[g].mem_total_mib)
+    sel = wl.mask(s, e)
+    wl.cooling[sel, g] = 1.0 + 0.35 * (wl.t_ns[sel] - s) / max(1, e - s)

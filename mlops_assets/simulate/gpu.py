@@ -38,6 +38,7 @@ class Workload:
     fan_failed: np.ndarray  # (T, G) bool
     missing: np.ndarray  # (T, G) bool: GPU fell off the bus, absent from the sample
     ecc: np.ndarray  # (T, G) volatile uncorrected ECC counter
+    cooling: np.ndarray  # (T, G) thermal resistance factor: 1 = clean heatsink, > 1 = degraded cooling
     error_lines: dict[int, list[str]] = field(default_factory=dict)  # sample -> nvidia-smi errors
     ambient_offset_c: np.ndarray | None = None  # (T,) room warmer than AMBIENT_C by this much
 
@@ -56,10 +57,11 @@ def new_workload(host: HostLog, load: np.ndarray, t_ns: np.ndarray) -> Workload:
         mem=np.zeros((T, G)),
         vllm_gpus=list(range(max(1, G // 2))),
         vllm_down=np.zeros(T, dtype=bool),
-        power_limit=np.full((T, G), host.model.power_limit_w),
+        power_limit=np.tile(host.param("power_limit_w").astype(float), (T, 1)),
         fan_failed=np.zeros((T, G), dtype=bool),
         missing=np.zeros((T, G), dtype=bool),
         ecc=np.zeros((T, G), dtype=np.int64),
+        cooling=np.ones((T, G)),
     )
 
 
@@ -76,15 +78,18 @@ def _ema(target: np.ndarray, dt_s: float, start: np.ndarray) -> np.ndarray:
 
 def render_csv(host: HostLog, wl: Workload) -> str:
     """The whole `nvidia-smi --query-gpu=... --format=csv,nounits -l N` output of the host."""
-    m, rng = host.model, host.rng
+    rng = host.rng
     T, G = wl.util.shape
+    limit_w, idle_w = host.param("power_limit_w"), host.param("idle_power_w")
     dt_s = float(np.median(np.diff(wl.t_ns))) / NS if T > 1 else 10.0
     util = np.clip(wl.util + rng.normal(0, 2.5, (T, G)) * (wl.util > 0), 0, 100)
     busy = util >= 1.0
-    p_max = m.power_limit_w * 0.965
-    power = m.idle_power_w + rng.normal(0, 1.2, (T, G)) + (p_max - m.idle_power_w) * (util / 100) ** 0.85
-    power += rng.normal(0, m.power_limit_w * 0.02, (T, G)) * busy
-    clock = np.where(busy, m.max_sm_mhz - rng.integers(0, 4, (T, G)) * 15, m.idle_sm_mhz).astype(float)
+    p_max = limit_w * 0.965
+    power = idle_w + rng.normal(0, 1.2, (T, G)) + (p_max - idle_w) * (util / 100) ** 0.85
+    power += rng.normal(0, 1, (T, G)) * limit_w * 0.02 * busy
+    clock = np.where(
+        busy, host.param("max_sm_mhz") - rng.integers(0, 4, (T, G)) * 15, host.param("idle_sm_mhz")
+    ).astype(float)
     reasons = np.where(busy, 0, GPU_IDLE).astype(np.int64)
 
     capped = power > wl.power_limit
@@ -93,9 +98,11 @@ def render_csv(host: HostLog, wl: Workload) -> str:
     reasons |= np.where(capped, SW_POWER_CAP, 0)
 
     # heat: fan-cooled boards shed heat through their fan; a dead fan raises the rise by ~60 %
-    k = 45.0 / m.power_limit_w
-    room = AMBIENT_C if wl.ambient_offset_c is None else AMBIENT_C + wl.ambient_offset_c[:, None]
-    target = room + k * power * np.where(wl.fan_failed, 1.6, 1.0)
+    k = host.param("thermal_rise_c") / limit_w
+    ambient = AMBIENT_C + 1.5 * np.sin(2 * np.pi * ((wl.t_ns / NS / 3600) % 24 - 10) / 24)[:, None]
+    if wl.ambient_offset_c is not None:  # an environment change: the room got warmer
+        ambient = ambient + wl.ambient_offset_c[:, None]
+    target = ambient + k * power * np.where(wl.fan_failed, 1.6, 1.0) * wl.cooling
     temp = _ema(target, dt_s, target[0]) + rng.normal(0, 0.4, (T, G))
     sw_th, hw_th = temp >= 87.0, temp >= 92.0
     reasons |= np.where(sw_th, SW_THERMAL, 0) | np.where(hw_th, HW_THERMAL, 0)
@@ -105,22 +112,22 @@ def render_csv(host: HostLog, wl: Workload) -> str:
     temp = np.minimum(temp, 104.0)
 
     util_mem = np.clip(util * 0.38 + rng.normal(0, 1.5, (T, G)) * busy, 0, 100)
-    mem = np.clip(wl.mem + rng.normal(0, 6, (T, G)) * (wl.mem > 100), 0, m.mem_total_mib)
+    mem = np.clip(wl.mem + rng.normal(0, 6, (T, G)) * (wl.mem > 100), 0, host.param("mem_total_mib"))
     fan = np.clip(30 + (temp - 45.0) * 1.7 + rng.normal(0, 0.5, (T, G)), 30, 100)
     fan = np.where(wl.fan_failed, 0, fan)
-    pstate = np.where(busy, m.busy_pstate, m.idle_pstate)
+    pstate = np.where(busy, host.param("busy_pstate"), host.param("idle_pstate"))
 
     # health fields as drivers 590/595 print them (realdata captures): HBM boards report a memory
     # temperature and stay at their PCIe gen; GDDR boards print N/A and drop the link gen when idle;
     # Ampere and later use row remapping, so retired_pages.pending is [N/A] on both models
-    hbm = "HBM" in m.name
+    hbm = np.array(["HBM" in model.name for model in host.models])  # (G,) per card
     mem_temp = [
-        [str(v) for v in row] if hbm else [fmt.NVIDIA_SMI_NA_PLAIN] * G
+        [str(v) if h else fmt.NVIDIA_SMI_NA_PLAIN for v, h in zip(row, hbm, strict=True)]
         for row in np.rint(temp + 6.0 + rng.normal(0, 0.5, (T, G))).astype(int).tolist()
     ]
-    link_gen = np.where(busy | hbm, 5 if hbm else 4, 1).tolist()
+    link_gen = np.where(busy | hbm[None, :], np.where(hbm, 5, 4)[None, :], 1).tolist()
     ts = fmt.smi_timestamps(wl.t_ns)
-    static = [f"{g}, {host.uuids[g]}, {m.name}, {host.pci[g]}" for g in range(G)]
+    static = [f"{g}, {host.uuids[g]}, {host.models[g].name}, {host.pci[g]}" for g in range(G)]
     cols = zip(
         np.rint(temp).astype(int).tolist(),
         np.rint(util).astype(int).tolist(),
@@ -139,15 +146,16 @@ def render_csv(host: HostLog, wl: Workload) -> str:
         strict=True,
     )
     out = [fmt.NVIDIA_SMI_HEADER]
-    mtot = m.mem_total_mib
+    mtot = [m.mem_total_mib for m in host.models]
+    fans = [m.has_fan for m in host.models]
     for i, (te, ut, um, me, pw, pl, fa, ck, ps, rs, ec, miss, mt, lg) in enumerate(cols):
         stamp = ts[i]
         for g in range(G):
             if miss[g]:
                 continue
-            fan_s = str(fa[g]) if m.has_fan else fmt.NVIDIA_SMI_NA
+            fan_s = str(fa[g]) if fans[g] else fmt.NVIDIA_SMI_NA
             out.append(
-                f"{stamp}, {static[g]}, {te[g]}, {ut[g]}, {um[g]}, {me[g]}, {mtot}, {pw[g]:.2f}, "
+                f"{stamp}, {static[g]}, {te[g]}, {ut[g]}, {um[g]}, {me[g]}, {mtot[g]}, {pw[g]:.2f}, "
                 f"{pl[g]:.2f}, {fan_s}, {ck[g]}, {ps[g]}, 0x{rs[g]:016x}, {ec[g]}, {ec[g]}, No, No, "
                 f"{fmt.NVIDIA_SMI_NA}, {mt[g]}, {lg[g]}, 16"
             )

@@ -7,6 +7,7 @@ output is still sorted and byte-identical for a seed.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,12 +34,16 @@ class GpuModel:
     has_fan: bool  # SXM boards report fan.speed as [N/A]: fans belong to the chassis
     idle_pstate: str
     busy_pstate: str
+    thermal_rise_c: float = 45.0  # board temperature above ambient at the full power limit (its envelope)
 
 
-H100_SXM = GpuModel("NVIDIA H100 80GB HBM3", 81559, 700.0, 200.0, 69.0, 1980, 345, False, "P0", "P0")
+H100_SXM = GpuModel("NVIDIA H100 80GB HBM3", 81559, 700.0, 200.0, 69.0, 1980, 345, False, "P0", "P0", 42.0)
 RTX_6000_ADA = GpuModel(
     "NVIDIA RTX 6000 Ada Generation", 49140, 300.0, 100.0, 22.0, 2505, 210, True, "P8", "P2"
 )
+# consumer cards of a home box: the 3090 runs hot by design (80+ degC at its 350 W limit is normal)
+RTX_3090 = GpuModel("NVIDIA GeForce RTX 3090", 24576, 350.0, 100.0, 19.0, 1695, 210, True, "P8", "P2", 54.0)
+RTX_3060 = GpuModel("NVIDIA GeForce RTX 3060", 12288, 170.0, 100.0, 11.0, 1777, 210, True, "P8", "P2", 38.0)
 
 
 @dataclass
@@ -67,6 +72,19 @@ def gpu_model_for(index: int) -> GpuModel:
     return RTX_6000_ADA if index % 2 == 0 else H100_SXM
 
 
+FLEETS = ("uniform", "mixed")
+
+
+def host_models(fleet: str, index: int, gpus: int) -> list[GpuModel]:
+    """The cards of host ``index``: ``uniform`` = ``gpus`` boards of gpu_model_for(index); ``mixed`` =
+    a home box (RTX 3090 + RTX 3060) as gpu-node-01, 8 x H100 SXM nodes after it (``gpus`` ignored)."""
+    if fleet == "uniform":
+        return [gpu_model_for(index)] * gpus
+    if fleet == "mixed":
+        return [RTX_3090, RTX_3060] if index == 0 else [H100_SXM] * 8
+    raise ValueError(f"unknown fleet {fleet!r}; known: {', '.join(FLEETS)}")
+
+
 def _hex(rng: np.random.Generator, n: int) -> str:
     return "".join(f"{int(b):02x}" for b in rng.integers(0, 256, size=n // 2))
 
@@ -80,14 +98,18 @@ class HostLog:
     start_ns: int
     end_ns: int
     rng: np.random.Generator
+    models: list[GpuModel] = field(default_factory=list)  # one per GPU; empty = gpu_model_for(index)
     name: str = ""
-    model: GpuModel = H100_SXM
+    model: GpuModel = H100_SXM  # the first board's model (the host's "main" SKU)
     uuids: list[str] = field(default_factory=list)
     pci: list[str] = field(default_factory=list)  # nvidia-smi form 00000000:18:00.0
     boot_id: str = ""
     machine_id: str = ""
     seqnum_id: str = ""
     boot_ns: int = 0
+    boots: list[tuple[int, str]] = field(default_factory=list)  # (boot ns, boot id), sorted; see boots.py
+    down: list[tuple[int, int]] = field(default_factory=list)  # [s, e) the host is off: nothing logged
+    load_phase_h: float = 0.0  # hours the daily load peak comes later (a home box peaks in the evening)
     containers: dict[str, Container] = field(default_factory=dict)
     _journal: list[tuple[int, int, dict[str, str | list[int] | None]]] = field(default_factory=list)
     _docker: dict[str, list[tuple[int, int, str, str]]] = field(default_factory=dict)
@@ -100,7 +122,11 @@ class HostLog:
         if self.gpus > len(PCI_BUSES):
             raise ValueError(f"at most {len(PCI_BUSES)} GPUs per host are simulated, got {self.gpus}")
         self.name = host_name(self.index)
-        self.model = gpu_model_for(self.index)
+        if not self.models:
+            self.models = [gpu_model_for(self.index)] * self.gpus
+        if len(self.models) != self.gpus:
+            raise ValueError(f"{len(self.models)} GPU models for {self.gpus} GPUs")
+        self.model = self.models[0]
         self.uuids = [self._uuid() for _ in range(self.gpus)]
         self.pci = [f"00000000:{PCI_BUSES[i].upper()}:00.0" for i in range(self.gpus)]
         self.boot_id, self.machine_id, self.seqnum_id = (
@@ -109,6 +135,7 @@ class HostLog:
             _hex(self.rng, 32),
         )
         self.boot_ns = self.start_ns - int(self.rng.integers(2 * 86400, 30 * 86400)) * NS
+        self.boots = [(self.boot_ns, self.boot_id)]
         self._pid = int(self.rng.integers(40_000, 90_000))
 
     def _uuid(self) -> str:
@@ -118,6 +145,18 @@ class HostLog:
     def kernel_pci(self, gpu: int) -> str:
         """The PCI form NVRM prints: `PCI:0000:18:00`."""
         return f"PCI:0000:{PCI_BUSES[gpu]}:00"
+
+    def param(self, attr: str) -> np.ndarray:
+        """A GpuModel attribute per GPU, shape (G,): broadcasts against (T, G) telemetry arrays."""
+        return np.array([getattr(m, attr) for m in self.models])
+
+    def boot_at(self, ns: int) -> tuple[int, str]:
+        """(boot time, boot id) of the boot in effect at ``ns``."""
+        i = bisect.bisect_right([b for b, _ in self.boots], ns) - 1
+        return self.boots[max(0, i)]
+
+    def is_down(self, ns: int) -> bool:
+        return any(s <= ns < e for s, e in self.down)
 
     def next_pid(self) -> int:
         self._pid += int(self.rng.integers(1, 40))
@@ -173,7 +212,7 @@ class HostLog:
             "_HOSTNAME": self.name,
             "_MACHINE_ID": self.machine_id,
             "MESSAGE": message,
-            "_SOURCE_MONOTONIC_TIMESTAMP": str((ns - self.boot_ns) // 1000 - 3),
+            "_SOURCE_MONOTONIC_TIMESTAMP": str((ns - self.boot_at(ns)[0]) // 1000 - 3),
         }
         self._journal.append((ns, self._seq(), fields))
 
@@ -192,20 +231,23 @@ class HostLog:
 
     # ---- rendering ---------------------------------------------------------------------------
     def _journal_lines(self) -> tuple[list[str], list[str]]:
-        entries = sorted(e for e in self._journal if self.start_ns <= e[0] < self.end_ns)
+        entries = sorted(
+            e for e in self._journal if self.start_ns <= e[0] < self.end_ns and not self.is_down(e[0])
+        )
         seq = int(self.rng.integers(0x100000, 0x900000))
         all_lines: list[str] = []
         kernel_lines: list[str] = []
         for ns, _, fields in entries:
             seq += 1
             us = ns // 1000
-            mono = (ns - self.boot_ns) // 1000
+            boot_ns, boot_id = self.boot_at(ns)
+            mono = (ns - boot_ns) // 1000
             xor = hashlib.blake2b(repr(sorted(fields.items())).encode(), digest_size=8).hexdigest()
             head: dict[str, str | list[int] | None] = {
-                "__CURSOR": f"s={self.seqnum_id};i={seq:x};b={self.boot_id};m={mono:x};t={us:x};x={xor}",
+                "__CURSOR": f"s={self.seqnum_id};i={seq:x};b={boot_id};m={mono:x};t={us:x};x={xor}",
                 "__REALTIME_TIMESTAMP": str(us),
                 "__MONOTONIC_TIMESTAMP": str(mono),
-                "_BOOT_ID": self.boot_id,
+                "_BOOT_ID": boot_id,
             }
             line = fmt.journal_line({**head, **fields})
             all_lines.append(line)
@@ -224,13 +266,19 @@ class HostLog:
             base / "journal.json": "".join(line + "\n" for line in journal),
             base / "kernel.json": "".join(line + "\n" for line in kernel),
         }
-        events = sorted(e for e in self._events if self.start_ns <= e[0] < self.end_ns)
+        events = sorted(
+            e for e in self._events if self.start_ns <= e[0] < self.end_ns and not self.is_down(e[0])
+        )
         files[base / "docker" / "events.json"] = "".join(line + "\n" for _, _, line in events)
         files[base / "docker" / "ps.json"] = "".join(
             self._ps_line(c) + "\n" for c in self.containers.values() if not c.removed
         )
         for name in sorted(n for n, c in self.containers.items() if not c.removed):
-            lines = sorted(e for e in self._docker.get(name, []) if self.start_ns <= e[0] < self.end_ns)
+            lines = sorted(
+                e
+                for e in self._docker.get(name, [])
+                if self.start_ns <= e[0] < self.end_ns and not self.is_down(e[0])
+            )
             for stream in ("stdout", "stderr"):
                 files[logs / f"{name}.{stream}"] = "".join(
                     f"{fmt.docker_ts(ns)} {msg}\n" for ns, _, s, msg in lines if s == stream

@@ -23,10 +23,13 @@ FAULT_SOURCES: dict[str, tuple[str, ...]] = {
     "power_cap": ("gpu", "journal"),
     "ssh_bruteforce": ("journal",),
     "disk_full": ("journal", "docker_logs"),
+    "thermal_drift": ("gpu",),
 }
 FAULT_KINDS: tuple[str, ...] = tuple(FAULT_SOURCES)
 LABEL_COLUMNS = ("host", "start", "end", "fault", "sources")
 MIN_MINUTES, MAX_MINUTES, GAP_MINUTES = 5, 40, 30
+# kinds that unfold over hours, not minutes: (min, max) minutes
+LONG_KINDS: dict[str, tuple[int, int]] = {"thermal_drift": (120, 240)}
 
 
 @dataclass(frozen=True)
@@ -45,10 +48,12 @@ class FaultSpec:
 
 
 def default_schedule(
-    hosts: list[str], gpus: int, start: datetime, hours: float, seed: int
+    hosts: list[str], gpus: int | dict[str, int], start: datetime, hours: float, seed: int
 ) -> list[FaultSpec]:
     """Every fault kind once, spread over hosts and time, seeded; fan failures go to the first
-    host because only its boards have fans (gpu-node-01, -03, ... are fan-cooled)."""
+    host because its boards have fans (gpu-node-01, -03, ... of the uniform fleet; the home box of
+    the mixed one). ``gpus`` is the GPU count of every host, or per host."""
+    count = gpus if isinstance(gpus, dict) else dict.fromkeys(hosts, gpus)
     rng = np.random.default_rng([seed, 0xFA17])
     kinds = [FAULT_KINDS[i] for i in rng.permutation(len(FAULT_KINDS))]
     per_host: dict[str, list[str]] = {h: [] for h in hosts}
@@ -70,10 +75,11 @@ def default_schedule(
                 "simulate more hours or hosts, or pass an explicit faults list"
             )
         for j, kind in enumerate(host_kinds):
-            dur = float(min(rng.integers(MIN_MINUTES, MAX_MINUTES + 1), slot - GAP_MINUTES))
+            lo, hi = LONG_KINDS.get(kind, (MIN_MINUTES, MAX_MINUTES))
+            dur = float(min(rng.integers(lo, hi + 1), slot - GAP_MINUTES))
             s0 = GAP_MINUTES + j * slot + rng.uniform(0, slot - GAP_MINUTES - dur)
             s = start + timedelta(seconds=round(s0 * 60))
-            gpu = _pick_gpu(kind, gpus, rng)
+            gpu = _pick_gpu(kind, count[host], rng)
             out.append(FaultSpec(host, kind, s, s + timedelta(seconds=round(dur * 60)), gpu))
     return sorted(out, key=lambda f: (f.start, f.host))
 
@@ -82,13 +88,25 @@ def _pick_gpu(kind: str, gpus: int, rng: np.random.Generator) -> int | None:
     inference = max(1, gpus // 2)  # GPUs 0..inference-1 serve the vLLM container
     if kind in ("xid79_fell_off_bus", "ecc_errors"):
         return int(rng.integers(0, inference))
+    if kind == "thermal_drift":
+        return int(rng.integers(0, gpus))
     if kind == "fan_failure":
         return int(rng.integers(inference, gpus)) if gpus > inference else 0
     return None
 
 
-def validate(faults: list[FaultSpec], hosts: list[str], gpus: int, start: datetime, end: datetime) -> None:
-    """Refuse schedules the simulator cannot render faithfully, saying what to change."""
+def validate(
+    faults: list[FaultSpec],
+    hosts: list[str],
+    gpus: int | dict[str, int],
+    start: datetime,
+    end: datetime,
+    fans: dict[str, list[bool]] | None = None,
+) -> None:
+    """Refuse schedules the simulator cannot render faithfully, saying what to change.
+
+    ``fans``: per host, which boards report a fan (default: the uniform fleet's odd/even rule)."""
+    count = gpus if isinstance(gpus, dict) else dict.fromkeys(hosts, gpus)
     by_host: dict[str, list[FaultSpec]] = {}
     for f in faults:
         if f.kind not in FAULT_SOURCES:
@@ -99,11 +117,15 @@ def validate(faults: list[FaultSpec], hosts: list[str], gpus: int, start: dateti
             raise ValueError(
                 f"fault {f.kind} on {f.host} [{f.start}, {f.end}) is not inside [{start}, {end})"
             )
-        if f.gpu is not None and not 0 <= f.gpu < gpus:
-            raise ValueError(f"fault {f.kind} on {f.host} targets GPU {f.gpu} but hosts have {gpus} GPUs")
-        if f.kind == "fan_failure" and hosts.index(f.host) % 2 == 1:
+        if f.gpu is not None and not 0 <= f.gpu < count[f.host]:
             raise ValueError(
-                f"fan_failure on {f.host}: its H100 SXM boards report no fan; use gpu-node-01/-03/..."
+                f"fault {f.kind} on {f.host} targets GPU {f.gpu} but the host has {count[f.host]} GPUs"
+            )
+        fanned = fans[f.host][f.gpu or 0] if fans is not None else hosts.index(f.host) % 2 == 0
+        if f.kind == "fan_failure" and not fanned:
+            raise ValueError(
+                f"fan_failure on {f.host} GPU {f.gpu}: that board reports no fan (H100 SXM); "
+                "use a fan-cooled board (gpu-node-01/-03/... of the uniform fleet, the home box of the mixed one)"
             )
         by_host.setdefault(f.host, []).append(f)
     for host, fs in by_host.items():

@@ -12,7 +12,7 @@ import pytest
 
 from mlops_assets.lib.contracts.raw import GPU_QUERY_FIELDS
 from mlops_assets.simulate import FAULT_KINDS, FaultSpec, default_schedule, read_labels, simulate
-from mlops_assets.simulate.schedule import GAP_MINUTES, MAX_MINUTES, MIN_MINUTES
+from mlops_assets.simulate.schedule import GAP_MINUTES, LONG_KINDS, MAX_MINUTES, MIN_MINUTES
 
 START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 HOST = "gpu-node-01"
@@ -108,7 +108,8 @@ def test_default_schedule_is_seeded_complete_and_spaced() -> None:
     for host in hosts:
         mine = sorted((f for f in a if f.host == host), key=lambda f: f.start)
         for f in mine:
-            assert timedelta(minutes=MIN_MINUTES) <= f.end - f.start <= timedelta(minutes=MAX_MINUTES)
+            lo, hi = LONG_KINDS.get(f.kind, (MIN_MINUTES, MAX_MINUTES))
+            assert timedelta(minutes=lo) <= f.end - f.start <= timedelta(minutes=hi)
             assert START <= f.start and f.end <= START + timedelta(hours=24)
         for x, y in zip(mine, mine[1:], strict=False):
             assert y.start - x.end >= timedelta(minutes=GAP_MINUTES)

@@ -12,7 +12,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from mlops_assets.lib.features.registry import FEATURE_BY_NAME
+from mlops_assets.lib.features.registry import FEATURE_BY_NAME, per_gpu_base
+
+EXCESS_BASE = "gpu_temp_excess_c"
 
 TPL_PREFIX = "tpl__"
 TPL_OTHER = "tpl_other"  # known templates outside the model's vocabulary
@@ -29,11 +31,44 @@ def is_count_column(name: str) -> bool:
 
 
 def worse_sign(name: str) -> float:
-    """+1 when a rise of the column means a sicker host, -1 for a drop, 0 for neither (see Feature.worse)."""
-    if name.startswith("tpl"):
+    """+1 when a rise of the column means a sicker host, -1 for a drop, 0 for neither (see Feature.worse).
+
+    "both" columns get +1 here; their drop is judged by a second pass (lib/detect/layers.py). The
+    model's temperature-excess columns (lib/detect/baselines.py) are worse upwards.
+    """
+    if name.startswith("tpl") or per_gpu_base(name) == EXCESS_BASE:
         return 1.0
     f = FEATURE_BY_NAME.get(name)
-    return {"up": 1.0, "down": -1.0}.get(f.worse, 0.0) if f is not None else 0.0
+    return {"up": 1.0, "down": -1.0, "both": 1.0}.get(f.worse, 0.0) if f is not None else 0.0
+
+
+def is_volume_column(name: str) -> bool:
+    """Counts whose rate follows load (Feature.volume, every template bucket): judged only beyond the
+    host's calibrated rate (its training 99.9th percentile), never against the median."""
+    if name.startswith("tpl"):
+        return True
+    f = FEATURE_BY_NAME.get(name)
+    return f is not None and f.volume
+
+
+def is_rate_column(name: str) -> bool:
+    """Counts judged against the host's calibrated rate (its training 99.9th percentile per window)
+    rather than its median: every count except the critical events (Feature.critical), which are
+    judged against zero. A sparse count's median is 0 and its IQR 0, so against the median ten
+    routine error lines in a minute of real chatter were an alarm; against the host's busiest normal
+    minute they are not, and a burst far beyond it still is."""
+    if name.startswith("tpl"):
+        return True
+    f = FEATURE_BY_NAME.get(name)
+    return f is not None and f.unit == "count" and not f.critical
+
+
+def is_log_column(name: str) -> bool:
+    """Log-derived, non-critical columns: in a boot phase they are judged against earlier boots."""
+    if name.startswith("tpl"):
+        return True
+    f = FEATURE_BY_NAME.get(name)
+    return f is not None and f.source != "gpu" and not f.critical and f.name != "uptime_min_s"
 
 
 def sustained_sign(name: str) -> float:
@@ -59,6 +94,8 @@ def choose_vocabulary(template_counts: pd.DataFrame, k: int) -> list[str]:
 
 def utc_ns(times: pd.Series) -> np.ndarray:
     """Timestamps as int64 UTC nanoseconds (any unit, naive read as UTC)."""
+    if isinstance(times.dtype, pd.DatetimeTZDtype) and str(times.dtype.tz) == "UTC":
+        return times.dt.as_unit("ns").array.asi8  # the usual case: no parsing, no cache probing
     return pd.to_datetime(times, utc=True).dt.as_unit("ns").array.asi8
 
 
@@ -110,20 +147,28 @@ def wide_frame(features: pd.DataFrame, template_counts: pd.DataFrame, vocabulary
 
 
 def design_matrix(
-    features: pd.DataFrame, template_counts: pd.DataFrame, columns: list[str], vocabulary: list[str]
+    features: pd.DataFrame,
+    template_counts: pd.DataFrame,
+    columns: list[str],
+    vocabulary: list[str],
+    pad: int = 0,
 ) -> np.ndarray:
     """``matrix(wide_frame(...), columns)`` without building the wide frame (the scoring hot path)."""
     tpl = template_matrix(features, template_counts, vocabulary)
-    return matrix(features, columns, dict(zip(template_columns(vocabulary), tpl.T, strict=True)))
+    return matrix(features, columns, dict(zip(template_columns(vocabulary), tpl.T, strict=True)), pad)
 
 
-def matrix(wide: pd.DataFrame, columns: list[str], extra: dict[str, np.ndarray] | None = None) -> np.ndarray:
+def matrix(
+    wide: pd.DataFrame, columns: list[str], extra: dict[str, np.ndarray] | None = None, pad: int = 0
+) -> np.ndarray:
     """Transformed design matrix in ``columns`` order (missing template columns 0, missing features NaN).
 
     ``extra`` supplies raw columns that are not in ``wide`` (the template counts). Filled column by
-    column (log1p applied on the 1-D column) so no full-matrix temporaries are made.
+    column (log1p applied on the 1-D column) so no full-matrix temporaries are made. ``pad`` extra
+    NaN columns at the end leave room for the model's derived columns without a copy.
     """
-    x = np.empty((len(wide), len(columns)), dtype="float64")
+    x = np.empty((len(wide), len(columns) + pad), dtype="float64")
+    x[:, len(columns) :] = np.nan
     for j, c in enumerate(columns):
         if extra is not None and c in extra:
             col = extra[c]
@@ -135,7 +180,10 @@ def matrix(wide: pd.DataFrame, columns: list[str], extra: dict[str, np.ndarray] 
         else:
             x[:, j] = 0.0 if c.startswith("tpl") else np.nan
             continue
-        x[:, j] = np.log1p(np.clip(col, 0, None)) if is_count_column(c) else col
+        if is_count_column(c):
+            np.log1p(np.maximum(col, 0.0), out=x[:, j])
+        else:
+            x[:, j] = col
     return x
 
 

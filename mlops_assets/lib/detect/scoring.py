@@ -13,15 +13,11 @@ import json
 import numpy as np
 import pandas as pd
 
+from mlops_assets.lib.detect.decide import column_masks, combine, evaluation_matrix, layer_scores
 from mlops_assets.lib.detect.design_matrix import design_matrix, is_count_column, matrix
-from mlops_assets.lib.detect.model import (
-    TrainedModel,
-    raw_scores,
-    robust_z,
-    sustained_max_z,
-    to_unit_score,
-    window_starts_ns,
-)
+from mlops_assets.lib.detect.layers import full_z
+from mlops_assets.lib.detect.model import TrainedModel, window_starts_ns
+from mlops_assets.lib.features.registry import gpu_index_of
 
 
 def explain(
@@ -65,7 +61,13 @@ def score(
 ) -> pd.DataFrame:
     """The scores contract for ``features`` rows; top features explained for anomalous rows (or all)."""
     frame = features.reset_index(drop=True)
-    x = design_matrix(frame, template_counts, model.columns, model.vocabulary)
+    x = design_matrix(
+        frame,
+        template_counts,
+        model.columns,
+        model.vocabulary,
+        pad=len(model.eval_columns) - len(model.columns),
+    )
     return score_matrix(model, x, frame, model_version, explain_all)
 
 
@@ -86,7 +88,8 @@ def score_wide(
     model: TrainedModel, wide: pd.DataFrame, model_version: str = "", explain_all: bool = False
 ) -> pd.DataFrame:
     """Score a frame that already has the template columns (``tpl__<id>``, other, new): the pyfunc input."""
-    return score_matrix(model, matrix(wide, model.columns), wide, model_version, explain_all)
+    x = matrix(wide, model.columns, pad=len(model.eval_columns) - len(model.columns))
+    return score_matrix(model, x, wide, model_version, explain_all)
 
 
 def score_matrix(
@@ -98,42 +101,48 @@ def score_matrix(
     )
     starts = window_starts_ns(wide)
     order = _host_time_order(hosts, starts, len(x))
-    x_sorted = x if order is None else x[order]
-    hosts_sorted = hosts if hosts is None or order is None else hosts[order]
-    z_sus, means_sorted = sustained_max_z(
-        model, x_sorted, hosts_sorted, starts if starts is None or order is None else starts[order]
-    )
-    s_single = raw_scores(model, x_sorted, hosts_sorted)
-    s_sus = to_unit_score(z_sus, model.params.z_scale)
-    s_sorted = np.maximum(s_single, s_sus)
-    s = s_sorted if order is None else np.empty_like(s_sorted)
-    if order is not None:
-        s[order] = s_sorted
-    flag = s >= model.threshold
-
-    top_sorted = np.array(["[]"] * len(s), dtype=object)
-    explained = np.ones(len(s), bool) if explain_all else s_sorted >= model.threshold
-    by_sustained = explained & (s_sus > s_single)
+    xs = x if order is None else x[order]
+    hs = hosts if hosts is None or order is None else hosts[order]
+    st = starts if starts is None or order is None else starts[order]
+    xe = evaluation_matrix(model, xs, hs, st)
+    parts = layer_scores(model, xe, hs, st)
+    out = combine(model, parts, hs)
+    n = len(x)
+    top_sorted = np.array(["[]"] * n, dtype=object)
+    gpu_sorted = np.full(n, -1, dtype="int64")
+    explained = np.ones(n, bool) if explain_all else out["flag"]
+    by_sustained = explained & (parts["z_sus"] > parts["z1"])
     single = np.flatnonzero(explained & ~by_sustained)
-    if len(single):  # full z only for the rows explained
-        top_sorted[single] = explain(
-            robust_z(x_sorted[single], model, None if hosts_sorted is None else hosts_sorted[single]),
-            x_sorted[single],
-            model.columns,
-        )
+    cols = model.eval_columns
+    if len(single):
+        m = column_masks(cols)
+        z = full_z(xe[single], None if hs is None else hs[single], model.baseline_of, m["sign"], m["both"])
+        top_sorted[single] = explain(z, xe[single], cols)
+        lead = parts["arg1"][single]
+        gpu_sorted[single] = [
+            -1 if j < 0 else (gpu_index_of(cols[j]) if gpu_index_of(cols[j]) is not None else -1)
+            for j in lead
+        ]
     sustained = np.flatnonzero(by_sustained)
     if len(sustained):
         base = model.sustained
-        top_sorted[sustained] = explain(
-            base.z_of(means_sorted[sustained], None if hosts_sorted is None else hosts_sorted[sustained]),
-            means_sorted[sustained],
-            [model.columns[j] for j in base.columns],
-            over_windows=base.k,
-        )
-    top = top_sorted if order is None else np.empty_like(top_sorted)
-    if order is not None:
-        top[order] = top_sorted
-    n = len(s)
+        names = [cols[j] for j in base.columns]
+        zs = base.z_of(parts["means"][sustained], None if hs is None else hs[sustained])
+        top_sorted[sustained] = explain(zs, parts["means"][sustained], names, over_windows=base.k)
+        lead = np.argmax(zs, axis=1)
+        gpu_sorted[sustained] = [
+            gpu_index_of(names[j]) if gpu_index_of(names[j]) is not None else -1 for j in lead
+        ]
+
+    def unsort(v: np.ndarray) -> np.ndarray:
+        if order is None:
+            return v
+        r = np.empty_like(v)
+        r[order] = v
+        return r
+
+    s, flag, layer = unsort(out["score"]), unsort(out["flag"]), unsort(out["layer"].astype(object))
+    top, gpu = unsort(top_sorted), unsort(gpu_sorted)
     host = (
         wide["host"].astype("string").reset_index(drop=True)
         if "host" in wide.columns
@@ -149,8 +158,12 @@ def score_matrix(
             "host": host,
             "window_start": window.astype("datetime64[ns, UTC]"),
             "score": s.astype("float64"),
-            "is_anomaly": flag,
+            "is_anomaly": flag.astype(bool),
             "model_version": pd.array([model_version] * n, dtype="string"),
             "top_features": pd.array(top, dtype="string"),
+            "layer": pd.array(layer, dtype="string"),
+            "gpu_index": pd.arrays.IntegerArray(
+                np.where(flag & (gpu >= 0), gpu, 0).astype("int16"), ~(flag & (gpu >= 0))
+            ),
         }
     )

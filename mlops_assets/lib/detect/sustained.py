@@ -137,10 +137,22 @@ class SustainedBaseline:
         return self.median, self.scale
 
     def max_z(
-        self, x: np.ndarray, hosts: np.ndarray | None, starts_ns: np.ndarray | None
+        self,
+        x: np.ndarray,
+        hosts: np.ndarray | None,
+        starts_ns: np.ndarray | None,
+        neutral: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(largest directed robust z per row, >= 0; the trailing means), rows sorted by host, time."""
-        means = trailing_mean(x[:, self.columns], hosts, starts_ns, self.k, self.window_ns)
+        """(largest directed robust z per row, >= 0; the trailing means), rows sorted by host, time.
+
+        ``neutral`` = (row mask, column mask over x's columns): those cells are left out of the means
+        (a boot's log burst must not become five minutes of sustained evidence).
+        """
+        sub = x[:, self.columns]
+        if neutral is not None and neutral[0].any():
+            cols = neutral[1][self.columns]
+            sub[np.ix_(neutral[0], cols)] = np.nan
+        means = trailing_mean(sub, hosts, starts_ns, self.k, self.window_ns)
         out = np.zeros(len(x))
         if not len(x):
             return out, means

@@ -6,6 +6,9 @@ import numpy as np
 import pandas as pd
 
 from mlops_assets.lib.features.grid import count_in, numeric, window_index
+from mlops_assets.lib.features.registry import MAX_GPUS, per_gpu_name
+
+_PER_GPU_SOURCES = {"temp_c": "temp", "power_w": "power", "util_pct": "util", "fan_pct": "fan"}
 
 
 def gpu_window_features(
@@ -92,6 +95,7 @@ def gpu_window_features(
         t_last > t_first
     )
     temp_mean = per_gpu["temp"].mean()
+    _per_gpu_columns(per_gpu, n, out)
     ecc_max, ecc_min = per_gpu["ecc"].max(), per_gpu["ecc"].min()
     reporting = per_gpu.size().groupby(level="w").size()
     spread = temp_mean.groupby(level="w").max() - temp_mean.groupby(level="w").median()
@@ -110,4 +114,24 @@ def gpu_window_features(
     count = np.zeros(n)
     if len(reporting):
         count[reporting.index.to_numpy(dtype="int64")] = reporting.to_numpy(dtype="float64")
-    out["gpus_missing"] = np.clip(expected - count, 0, None).astype("float64")
+    # a window without any sample is no collection (host off, collector stopped), not GPUs gone: the
+    # nvidia-smi failure lines and the neighbouring windows tell a GPU that fell off the bus
+    out["gpus_missing"] = np.where(count > 0, np.clip(expected - count, 0, None), 0.0).astype("float64")
+
+
+def _per_gpu_columns(per_gpu, n: int, out: dict[str, np.ndarray]) -> None:
+    """gpu<i>_<stat> columns: the window mean of each of the first MAX_GPUS GPUs (NaN when absent)."""
+    means = {base: per_gpu[col].mean() for base, col in _PER_GPU_SOURCES.items()}
+    for base in _PER_GPU_SOURCES:
+        for i in range(MAX_GPUS):
+            out[per_gpu_name(i, base)] = np.full(n, np.nan)
+    for base, s in means.items():
+        if not len(s):
+            continue
+        w = s.index.get_level_values("w").to_numpy(dtype="int64")
+        g = s.index.get_level_values("gpu").to_numpy(dtype="int64")
+        v = s.to_numpy(dtype="float64")
+        for i in range(MAX_GPUS):
+            sel = g == i
+            if sel.any():
+                out[per_gpu_name(i, base)][w[sel]] = v[sel]

@@ -13,6 +13,36 @@ _TRACEBACK = (
     r"Traceback \(most recent call last\)|^\w*(?:Error|Exception):|CUDA error|panic:|Segmentation fault"
 )
 _DISK_FULL = r"No space left on device"
+_SOFT_LOCKUP = r"soft lockup - CPU#|hard LOCKUP|rcu_(?:sched|preempt)? ?(?:self-)?detected stall|rcu: INFO: rcu_\w+ (?:self-)?detected stall"
+_NIC_WATCHDOG = r"NETDEV WATCHDOG|transmit queue \d+ timed out"
+# boots and shutdowns (kernel banner / reboot line; systemd's start-up and shutdown targets; logind)
+_KERNEL_BOOT = r"^Linux version \d|^Command line: |^reboot: (?:Restarting system|Power down)"
+_SYSTEMD_BOOT = (
+    r"running in system mode|^Startup finished in |Reached target .*(?:[Ss]hutdown|Reboot)|"
+    r"^The system will (?:reboot|power off)|^Syncing filesystems and block devices"
+)
+_CURSOR_MONO = r";m=([0-9a-f]+)(?:;|$)"
+
+
+def _unmatched(df: pd.DataFrame) -> np.ndarray:
+    """Lines no known template matched (template_id null after lib/features/template_counts.assign_templates)."""
+    if "template_id" not in df.columns or not len(df):
+        return np.zeros(len(df), bool)
+    return df["template_id"].isna().to_numpy(dtype=bool)
+
+
+def _uptime_min(j: pd.DataFrame, idx: np.ndarray, keep: np.ndarray, n: int) -> np.ndarray:
+    """Lowest seconds since boot per window, from the journald cursor's monotonic ``m=`` field."""
+    out = np.full(n, np.nan)
+    if not len(j) or "cursor" not in j.columns or not keep.any():
+        return out
+    hexes = j["cursor"].astype("string").str.extract(_CURSOR_MONO, expand=False)
+    ok = keep & hexes.notna().to_numpy()
+    if ok.any():
+        secs = np.array([int(h, 16) / 1e6 for h in hexes[ok].tolist()])
+        frame = pd.DataFrame({"w": idx[ok], "s": secs}).groupby("w")["s"].min()
+        out[frame.index.to_numpy(dtype="int64")] = frame.to_numpy()
+    return out
 
 
 def journal_window_features(
@@ -34,6 +64,13 @@ def journal_window_features(
     )
     out["journal_auth_failures"] = count_in(idx, keep & contains(msg, _AUTH), n)
     out["journal_disk_full"] = count_in(idx, keep & contains(msg, _DISK_FULL), n)
+    ident = j["identifier"].astype("string").fillna("") if len(j) else pd.Series([], dtype="string")
+    systemd = ident.str.startswith("systemd").to_numpy(dtype=bool)
+    out["journal_boot_markers"] = count_in(idx, keep & systemd & contains(msg, _SYSTEMD_BOOT), n)
+    new = _unmatched(j)
+    out["journal_new_severe"] = count_in(idx, keep & new & (prio <= 4), n)
+    out["journal_new_other"] = count_in(idx, keep & new & (prio > 4), n)
+    out["uptime_min_s"] = _uptime_min(j, idx, keep, n)
     units = np.zeros(n)
     err = keep & (prio <= 3)
     if err.any():
@@ -71,6 +108,11 @@ def kernel_window_features(
     out["hung_tasks"] = count_in(
         idx, keep & ((kind == "hung_task") | contains(msg, r"blocked for more than")), n
     )
+    out["soft_lockups"] = count_in(idx, keep & contains(msg, _SOFT_LOCKUP), n)
+    out["nic_watchdog"] = count_in(idx, keep & contains(msg, _NIC_WATCHDOG), n)
+    out["boot_markers"] = count_in(idx, keep & contains(msg, _KERNEL_BOOT), n) + out.pop(
+        "journal_boot_markers", np.zeros(n)
+    )
 
 
 def docker_window_features(
@@ -97,6 +139,10 @@ def docker_window_features(
     out["docker_warning_lines"] = count_in(idx, keep & (level == "warning"), n)
     out["docker_tracebacks"] = count_in(idx, keep & contains(msg, _TRACEBACK), n)
     out["docker_disk_full"] = count_in(idx, keep & contains(msg, _DISK_FULL), n)
+    new = _unmatched(lines)
+    severe = np.isin(level, ["error", "critical", "warning"])
+    out["log_new_severe"] = out.pop("journal_new_severe", np.zeros(n)) + count_in(idx, keep & new & severe, n)
+    out["log_new_other"] = out.pop("journal_new_other", np.zeros(n)) + count_in(idx, keep & new & ~severe, n)
     eidx, ekeep = (
         window_index(events["ts"], start_ns, window_ns, n)
         if len(events)

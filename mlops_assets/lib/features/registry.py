@@ -7,9 +7,12 @@ are log1p-transformed; the deviation term looks in each feature's worse directio
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pandas as pd
+
+from mlops_assets.lib.health.features import HEALTH_COUNT_KEYS, health_feature_name
 
 
 @dataclass(frozen=True)
@@ -22,15 +25,18 @@ class Feature:
     ``volume`` marks totals of every line/sample, which follow load: a busy quarter hour raises them
     for many minutes, so the sustained (k-window) term leaves them out (lib/detect/sustained.py).
     ``critical`` marks events that never belong to normal operation (a fatal Xid, an OOM kill): one
-    of them, where the host's training had (almost) none, is a near-certain alarm on its own."""
+    of them, where the host's training had (almost) none, is a near-certain alarm on its own.
+    ``worse="both"`` where a move either way is a fault, with the ``reason`` saying why (also for
+    the one-sided choices that are not obvious)."""
 
     name: str
     unit: str  # "count" features are log1p-transformed by the model
     source: str  # gpu | journal | kernel | docker_logs | docker_events
     description: str
-    worse: str = ""  # "up" | "down" | ""
+    worse: str = ""  # "up" | "down" | "both" | ""
     volume: bool = False
     critical: bool = False
+    reason: str = ""
 
 
 def _f(
@@ -41,6 +47,7 @@ def _f(
     worse: str | None = None,
     volume: bool = False,
     critical: bool = False,
+    reason: str = "",
 ) -> Feature:
     return Feature(
         name,
@@ -50,12 +57,22 @@ def _f(
         ("up" if unit == "count" else "") if worse is None else worse,
         volume,
         critical,
+        reason,
     )
 
 
 FEATURES: tuple[Feature, ...] = (
     # ---- GPU telemetry (nvidia-smi samples); aggregated over GPUs so one sick board stands out
-    _f("gpu_samples", "count", "gpu", "nvidia-smi sample rows in the window (all GPUs)", volume=True),
+    _f(
+        "gpu_samples",
+        "count",
+        "gpu",
+        "nvidia-smi sample rows in the window (all GPUs)",
+        "both",
+        volume=True,
+        reason="fewer rows than the host's usual rate: nvidia-smi hangs on a sick driver; more: a "
+        "duplicated collector. Judged beyond the calibrated rate only (a volume).",
+    ),
     _f(
         "gpus_missing",
         "count",
@@ -86,9 +103,23 @@ FEATURES: tuple[Feature, ...] = (
     _f("power_mean_w", "W", "gpu", "mean power draw per GPU sample"),
     _f("power_max_w", "W", "gpu", "highest power draw sample"),
     _f("power_std_w", "W", "gpu", "standard deviation of power draw"),
-    _f("power_limit_min_w", "W", "gpu", "lowest enforced power limit of any GPU (a cap shows here)", "down"),
+    _f(
+        "power_limit_min_w",
+        "W",
+        "gpu",
+        "lowest enforced power limit of any GPU (a cap shows here)",
+        "down",
+        reason="a lowered limit caps throughput whatever the load; a raised one is an operator's choice",
+    ),
     _f("power_to_limit_max", "ratio", "gpu", "highest power.draw / power.limit sample"),
-    _f("fan_min_pct", "%", "gpu", "slowest fan of any GPU (NaN on fanless boards; 0 = stalled)", "down"),
+    _f(
+        "fan_min_pct",
+        "%",
+        "gpu",
+        "slowest fan of any GPU (NaN on fanless boards; 0 = stalled)",
+        "down",
+        reason="a stalled or slow fan at any load; a fast fan follows heat, which the temperature baseline judges",
+    ),
     _f("fan_mean_pct", "%", "gpu", "mean fan speed"),
     _f("sm_clock_min_mhz", "MHz", "gpu", "lowest SM clock sample (throttling pulls it down)"),
     _f("sm_clock_mean_mhz", "MHz", "gpu", "mean SM clock"),
@@ -135,6 +166,50 @@ FEATURES: tuple[Feature, ...] = (
     _f("nvrm_lines", "count", "kernel", "NVRM driver lines that are not Xid records"),
     _f("oom_kills", "count", "kernel", "kernel OOM-killer events", critical=True),
     _f("hung_tasks", "count", "kernel", "hung task warnings", critical=True),
+    _f(
+        "soft_lockups",
+        "count",
+        "kernel",
+        "watchdog soft/hard lockups and RCU stalls (a CPU stuck in the kernel)",
+        critical=True,
+    ),
+    _f(
+        "nic_watchdog",
+        "count",
+        "kernel",
+        "NETDEV WATCHDOG transmit timeouts (a NIC queue hung)",
+        critical=True,
+    ),
+    _f(
+        "boot_markers",
+        "count",
+        "kernel",
+        "boot evidence: kernel banner, kernel command line, systemd start-up lines",
+        "",
+        reason="a boot is not a fault: it marks the start-up phase, judged against earlier boots",
+    ),
+    _f(
+        "uptime_min_s",
+        "s",
+        "journal",
+        "lowest time since boot in the window (journald cursor m=, monotonic); NaN without journal",
+        reason="undirected: it only tells the start-up phase from steady state",
+    ),
+    _f(
+        "log_new_severe",
+        "count",
+        "journal",
+        "journal warnings or worse (priority <= 4) and container error/warning lines no known template matches",
+        reason="a message never seen before AND logged as a warning or worse; judged against the host's history",
+    ),
+    _f(
+        "log_new_other",
+        "count",
+        "journal",
+        "journal/container lines at info level no known template matches",
+        volume=True,
+        reason="new info-level lines follow new software and load: a volume, judged beyond the calibrated rate only",
+    ),
     # ---- docker
     _f("docker_lines", "count", "docker_logs", "container log lines", volume=True),
     _f("docker_stderr_lines", "count", "docker_logs", "container lines on stderr"),
@@ -154,6 +229,58 @@ FEATURES: tuple[Feature, ...] = (
     _f("docker_kills", "count", "docker_events", "container kill events"),
     _f("docker_unhealthy", "count", "docker_events", "health_status: unhealthy events"),
 )
+MAX_GPUS = 8  # per-GPU columns for GPU indices 0..7 (NaN where a host has fewer); the host-level
+# statistics above still cover larger hosts
+PER_GPU: tuple[tuple[str, str, str, str, str], ...] = (
+    # base, unit, description, worse, reason
+    ("temp_c", "degC", "mean temperature of GPU {i}", "", "judged given its power (lib/detect/baselines.py)"),
+    ("power_w", "W", "mean power draw of GPU {i}", "", "load: the temperature baseline's input"),
+    ("util_pct", "%", "mean utilisation of GPU {i}", "", "load"),
+    (
+        "fan_pct",
+        "%",
+        "mean fan speed of GPU {i} (NaN on fanless boards)",
+        "down",
+        "a stalled fan names its GPU; a fast one follows heat",
+    ),
+)
+_PER_GPU_RE = re.compile(r"^gpu(\d+)_(.+)$")
+
+
+def per_gpu_name(i: int, base: str) -> str:
+    return f"gpu{i}_{base}"
+
+
+def per_gpu_base(name: str) -> str | None:
+    """``gpu3_temp_c`` -> ``gpu_temp_c`` (the per-GPU family), None for host-level names."""
+    m = _PER_GPU_RE.match(name)
+    return f"gpu_{m.group(2)}" if m else None
+
+
+def gpu_index_of(name: str) -> int | None:
+    m = _PER_GPU_RE.match(name)
+    return int(m.group(1)) if m else None
+
+
+FEATURES = FEATURES + tuple(
+    Feature(per_gpu_name(i, base), unit, "gpu", desc.format(i=i), worse, reason=reason)
+    for base, unit, desc, worse, reason in PER_GPU
+    for i in range(MAX_GPUS)
+)
+
+# Health (issue 13): counts of deterministic health events per window, by component x severity. The rule
+# decision stands on its own (health incidents); these let the learned layers see the same facts.
+# Built by lib/health/features.py, wired in lib/features/windows.py.
+HEALTH_FEATURES: tuple[Feature, ...] = tuple(
+    _f(
+        health_feature_name(component, severity),
+        "count",
+        "health",
+        f"{severity} health events of component {component} (lib/health rules: Xid/SXid, ECC, OOM, ...)",
+    )
+    for component, severity in HEALTH_COUNT_KEYS
+)
+FEATURES = FEATURES + HEALTH_FEATURES
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 FEATURE_BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURES}
 KEY_COLUMNS = ("host", "window_start", "window_end")
@@ -169,22 +296,3 @@ XID_GROUPS = {
 def feature_registry_frame() -> pd.DataFrame:
     """The registry as a table (for docs, asset metadata and the MLflow run)."""
     return pd.DataFrame([f.__dict__ for f in FEATURES])
-
-
-# ---- health (issue 13): counts of deterministic health events per window, by component x severity.
-# Appended here in one block; the rule decision stands on its own (health incidents), these only let the
-# learned layers see the same facts. Built by lib/health/features.py, wired in lib/features/windows.py.
-from mlops_assets.lib.health.features import HEALTH_COUNT_KEYS, health_feature_name  # noqa: E402
-
-HEALTH_FEATURES: tuple[Feature, ...] = tuple(
-    _f(
-        health_feature_name(component, severity),
-        "count",
-        "health",
-        f"{severity} health events of component {component} (lib/health rules: Xid/SXid, ECC, OOM, ...)",
-    )
-    for component, severity in HEALTH_COUNT_KEYS
-)
-FEATURES = FEATURES + HEALTH_FEATURES
-FEATURE_NAMES = tuple(f.name for f in FEATURES)
-FEATURE_BY_NAME = {f.name: f for f in FEATURES}

@@ -57,8 +57,10 @@ def test_fixed_columns_and_empty_input() -> None:
 
 
 def test_registry_directions_are_valid() -> None:
-    assert {f.worse for f in FEATURES} <= {"up", "down", ""}
-    assert all(f.worse == "up" for f in FEATURES if f.unit == "count")
+    assert {f.worse for f in FEATURES} <= {"up", "down", "both", ""}
+    # a count is worse upwards unless the registry says why not; "both" always says why
+    assert all(f.worse == "up" or f.reason for f in FEATURES if f.unit == "count")
+    assert all(f.reason for f in FEATURES if f.worse == "both")
     assert {f.name: f.worse for f in FEATURES}["fan_min_pct"] == "down"
 
 
@@ -85,7 +87,8 @@ def test_gpu_statistics_per_window() -> None:
         w1["gpus_missing"] == 1 and w1["ecc_new_errors"] == 5
     )  # 0 -> 3 since the last window, 3 -> 5 inside
     assert w1["throttle_hw_slowdown_samples"] == 1
-    assert w2["gpus_missing"] == 2 and np.isnan(w2["temp_max_c"])
+    # no sample at all is a collection gap (host off, collector stopped), not two GPUs gone
+    assert w2["gpus_missing"] == 0 and np.isnan(w2["temp_max_c"])
 
 
 def test_journal_kernel_docker_counts() -> None:

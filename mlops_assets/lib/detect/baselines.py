@@ -1,0 +1,189 @@
+"""Learned baselines that follow the load: each GPU's temperature given its power, and the start-up phase.
+
+Temperature alone says little: a consumer RTX 3090 at its 350 W limit runs at 80+ degC by design, an
+idle H100 at 30. What a failing cooler changes is the temperature FOR A GIVEN POWER. Per host and GPU,
+``temp = a + b0 * power + b1 * power[-1] + b2 * power[-2]`` is fitted on the training windows
+(least squares, refitted once without the residuals beyond 3.5 robust sigmas, so faults inside the
+training range do not bend it; the previous two minutes' power enter because heat lags power by a
+minute or two: a card that just went idle is still hot).
+Its residual, minus the median residual of the hour of day where the training covers >= 2 days and
+the hourly medians differ by > 1 degC (a room that warms in the afternoon), is the GPU's "temperature
+excess" column ``gpu<i>_temp_excess_c``: up is worse (a card 10 degC hotter than its power predicts
+is a cooling fault; a hot card under full load predicts its own heat). A cooler-than-predicted card
+is not a failure this layer acts on.
+
+The start-up phase: a window is in it when the journal says the boot is < ``BOOT_PHASE_S`` old
+(journald cursor's monotonic ``m=``) or a boot/shutdown marker appeared in it or in the previous
+``BOOT_TRAIL`` windows. Log evidence of such windows is judged against the training's earlier boots
+(lib/detect/model.py), not against steady state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mlops_assets.lib.detect.sustained import host_runs
+from mlops_assets.lib.features.registry import MAX_GPUS, per_gpu_name
+
+BOOT_PHASE_S = 900.0
+BOOT_TRAIL = 15
+MIN_FIT_WINDOWS = 240  # windows of one GPU with temperature and power before its baseline is trusted
+MIN_POWER_SPREAD_W = 15.0  # below it the board's own power says nothing about its heat: slope borrowed
+BORROWED_FLOOR_C = 3.0  # residual scale floor of a board judged with a borrowed slope
+RESIDUAL_FLOOR_C = 1.0
+# the scale is at least such that the training's 99.95th percentile residual is z = TAIL_Z (below any
+# alarm floor): load steps leave a few degC of transient residual that no lag term removes
+TAIL_QUANTILE, TAIL_Z = 0.9995, 4.0
+EXCESS_COLUMNS = [per_gpu_name(i, "temp_excess_c") for i in range(MAX_GPUS)]
+
+
+def _prev(
+    v: np.ndarray, hosts: np.ndarray | None, starts_ns: np.ndarray | None, window_ns: int
+) -> np.ndarray:
+    """The previous window's value of the same host (the value itself where there is none)."""
+    out = np.r_[v[:1], v[:-1]].astype("float64")
+    if len(v):
+        cuts, _ = host_runs(hosts, len(v))
+        out[cuts[:-1]] = v[cuts[:-1]]
+        if starts_ns is not None:
+            gap = np.r_[True, np.diff(starts_ns) != window_ns]
+            out[gap] = v[gap]
+    return np.where(np.isnan(out), v, out)
+
+
+def _design(p: np.ndarray, starts_ns: np.ndarray | None, window_ns: int) -> np.ndarray:
+    p1 = _prev(p, None, starts_ns, window_ns)
+    p2 = _prev(p1, None, starts_ns, window_ns)
+    return np.column_stack([np.ones(len(p)), p, p1, p2])
+
+
+@dataclass
+class ThermalBaseline:
+    """Per (host, GPU): coefficients of temp ~ power and its two lags; residual scale; hour offsets."""
+
+    window_ns: int
+    coef: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
+    scale: dict[tuple[str, int], float] = field(default_factory=dict)
+    hourly: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)  # 24 offsets, degC
+
+    @classmethod
+    def fit(
+        cls,
+        x: np.ndarray,
+        columns: list[str],
+        hosts: np.ndarray,
+        starts_ns: np.ndarray | None,
+        window_ns: int,
+    ) -> ThermalBaseline:
+        base = cls(window_ns)
+        cuts, run_hosts = host_runs(hosts, len(x))
+        for a, b, h in zip(cuts[:-1], cuts[1:], run_hosts, strict=True):
+            st = None if starts_ns is None else starts_ns[a:b]
+            idle: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+            slopes = []
+            for i in range(MAX_GPUS):
+                t = x[a:b, columns.index(per_gpu_name(i, "temp_c"))]
+                p = x[a:b, columns.index(per_gpu_name(i, "power_w"))]
+                ok = ~np.isnan(t) & ~np.isnan(p)
+                if ok.sum() < MIN_FIT_WINDOWS:
+                    continue
+                design = _design(p, st, window_ns)[ok]
+                if np.percentile(p[ok], 99.5) - np.percentile(p[ok], 0.5) < MIN_POWER_SPREAD_W:
+                    idle.append((i, t[ok], design, ok))  # never loaded in training: slope borrowed below
+                    continue
+                coef, resid = _robust_fit(t[ok], design)
+                slopes.append(coef[1:])
+                base._store((h, i), coef, resid, None if st is None else st[ok], len(ok), 0.0)
+            for i, t, design, ok in idle if slopes else []:
+                # the host's other boards' heat per watt, this board's own idle level; a wider scale,
+                # because the slope is not its own (a card that never ran in training is judged gently)
+                slope = np.median(np.array(slopes), axis=0)
+                coef = np.r_[float(np.median(t - design[:, 1:] @ slope)), slope]
+                base._store((h, i), coef, t - design @ coef, None, len(ok), BORROWED_FLOOR_C)
+        return base
+        return base
+
+    def _store(
+        self,
+        key: tuple[str, int],
+        coef: np.ndarray,
+        resid: np.ndarray,
+        st: np.ndarray | None,
+        n: int,
+        floor: float,
+    ) -> None:
+        self.coef[key] = coef
+        mad = float(np.median(np.abs(resid - np.median(resid)))) * 1.4826
+        tail = (float(np.quantile(resid, TAIL_QUANTILE)) - float(np.median(resid))) / TAIL_Z
+        self.scale[key] = max(mad, tail, RESIDUAL_FLOOR_C, floor)
+        if st is not None:
+            self.hourly[key] = _hour_offsets(resid, st, n, self.window_ns)
+
+    def excess(
+        self, x: np.ndarray, columns: list[str], hosts: np.ndarray | None, starts_ns: np.ndarray | None
+    ) -> np.ndarray:
+        """(rows x MAX_GPUS) temperature minus what the GPU's power predicts, degC; NaN without a baseline."""
+        out = np.full((len(x), MAX_GPUS), np.nan)
+        if not self.coef or not len(x):
+            return out
+        cuts, run_hosts = host_runs(hosts, len(x))
+        hours = None if starts_ns is None else ((starts_ns // 3_600_000_000_000) % 24).astype("int64")
+        for a, b, h in zip(cuts[:-1], cuts[1:], run_hosts, strict=True):
+            st = None if starts_ns is None else starts_ns[a:b]
+            for i in range(MAX_GPUS):
+                coef = self.coef.get((h, i))
+                if coef is None:
+                    continue
+                t = x[a:b, columns.index(per_gpu_name(i, "temp_c"))]
+                p = x[a:b, columns.index(per_gpu_name(i, "power_w"))]
+                r = t - _design(p, st, self.window_ns) @ coef
+                off = self.hourly.get((h, i))
+                if off is not None and hours is not None:
+                    r = r - off[hours[a:b]]
+                out[a:b, i] = r
+        return out
+
+    def gpu_scale(self, host: str) -> np.ndarray:
+        """Residual scale per GPU of ``host`` (NaN where the GPU has no baseline)."""
+        return np.array([self.scale.get((host, i), np.nan) for i in range(MAX_GPUS)])
+
+
+def _robust_fit(t: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    keep = np.ones(len(t), bool)
+    coef = np.zeros(a.shape[1])
+    for _ in range(2):
+        coef = np.linalg.lstsq(a[keep], t[keep], rcond=None)[0]
+        resid = t - a @ coef
+        mad = np.median(np.abs(resid - np.median(resid))) * 1.4826
+        keep = np.abs(resid - np.median(resid)) <= max(3.5 * mad, RESIDUAL_FLOOR_C)
+    return coef, t - a @ coef
+
+
+def _hour_offsets(resid: np.ndarray, starts_ns: np.ndarray, n: int, window_ns: int) -> np.ndarray | None:
+    """Median residual per hour of day, when >= 2 days cover every hour and the hours differ by > 1 degC."""
+    if n * window_ns < 2 * 86_400_000_000_000:
+        return None
+    hours = (starts_ns // 3_600_000_000_000) % 24
+    med = np.array([np.median(resid[hours == k]) if (hours == k).sum() >= 60 else np.nan for k in range(24)])
+    if np.isnan(med).any() or med.max() - med.min() <= 1.0:
+        return None
+    return med - np.median(med)
+
+
+def boot_phase(
+    x: np.ndarray, columns: list[str], hosts: np.ndarray | None, starts_ns: np.ndarray | None
+) -> np.ndarray:
+    """Rows (sorted by host, time) in a start-up or shutdown phase (see the module docstring)."""
+    up = x[:, columns.index("uptime_min_s")] if "uptime_min_s" in columns else np.full(len(x), np.nan)
+    phase = np.nan_to_num(up, nan=np.inf) < BOOT_PHASE_S
+    if "boot_markers" in columns and len(x):
+        marked = np.nan_to_num(x[:, columns.index("boot_markers")]) > 0
+        cuts, _ = host_runs(hosts, len(x))
+        for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+            m = marked[a:b].astype("int64")
+            c = np.cumsum(m)
+            trail = c - np.r_[np.zeros(BOOT_TRAIL + 1, "int64"), c[: -(BOOT_TRAIL + 1)]][: len(c)]
+            phase[a:b] |= trail > 0
+    return phase
