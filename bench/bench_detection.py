@@ -68,8 +68,8 @@ def _scenario(seed: int, score_h: int, faults: bool, root: Path):
     )  # fmt: skip
     src = DirectorySource(root)
     miner, gpus = mine_and_count_gpus(src, HOSTS, start, te)
-    tf, tc = features(src.root, HOSTS, start, te, miner, gpus)
-    sf, sc = features(src.root, HOSTS, te, se, miner, gpus)
+    tf, tc, _ = features(src.root, HOSTS, start, te, miner, gpus)
+    sf, sc, _ = features(src.root, HOSTS, te, se, miner, gpus)
     labels = pd.read_csv(root / "labels.csv")
     for col in ("start", "end"):
         labels[col] = pd.to_datetime(labels[col], utc=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from mlops_assets.commands.backtest_report import incidents_csv, scores_csv, summarize, write_csv
 
 MIN_TRAIN_WINDOWS = 120  # windows with data over all hosts: below this nothing can be learned
 
@@ -48,6 +49,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder for scores.csv and incidents.csv")
     parser.add_argument("--labels", type=Path, default=None, help="CSV host,start,end,fault of known faults")
     parser.add_argument("--host", action="append", default=None, help="only these hosts (repeatable)")
+    parser.add_argument(
+        "--gate",
+        action="store_true",
+        help="also run the blocking gates on the held-out tail of the training range (own history)",
+    )
+    parser.add_argument(
+        "--degrade",
+        nargs="?",
+        const="default",
+        default="",
+        help="gate a deliberately degraded candidate instead ('shuffle' or 'threshold:<v>'; default forces "
+        "an always-alarm threshold): at least one gate must fail",
+    )
+    parser.add_argument("--holdout-days", type=float, default=1.0, help="held-out tail for --gate")
 
 
 def _say(msg: str, t0: float = time.perf_counter()) -> None:
@@ -110,126 +125,44 @@ def mine_and_count_gpus(
     return miner, gpus
 
 
-def features(root: Path, hosts: list[str], start: datetime, end: datetime, miner: Any, gpus: dict[str, int]):
-    from mlops_assets.sources.offline import features_from_raw_dir
+def features(
+    root: Path,
+    hosts: list[str],
+    start: datetime,
+    end: datetime,
+    miner: Any,
+    gpus: dict[str, int],
+    *,
+    health: bool = False,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(features, template counts, health events) of every host over [start, end)."""
+    from mlops_assets.sources.offline import replay_raw_dir
 
-    feats, counts = [], []
+    feats, counts, events = [], [], []
     for host in hosts:
-        f, c = features_from_raw_dir(root, host, start, end, miner, expected_gpus=gpus.get(host) or None)
-        feats.append(f)
-        counts.append(c)
-        _say(f"features {host} {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M}: {len(f)} windows")
-    return pd.concat(feats, ignore_index=True), pd.concat(counts, ignore_index=True)
+        r = replay_raw_dir(root, host, start, end, miner, expected_gpus=gpus.get(host) or None, health=health)
+        feats.append(r.features)
+        counts.append(r.template_counts)
+        events.append(r.health_events)
+        _say(f"features {host} {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M}: {len(r.features)} windows")
+    return (
+        pd.concat(feats, ignore_index=True),
+        pd.concat(counts, ignore_index=True),
+        pd.concat(events, ignore_index=True),
+    )
 
 
 def has_data(feats: pd.DataFrame) -> pd.Series:
     return (feats["gpu_samples"] > 0) | (feats["journal_lines"] > 0) | (feats["kernel_lines"] > 0)
 
 
-def summarize(
-    scores: pd.DataFrame, incidents: pd.DataFrame, model: Any, labels: pd.DataFrame | None
-) -> dict[str, Any]:
-    """The JSON summary (one dict, so gate options can add their keys to it)."""
-    from mlops_assets.lib.detect.alarm_budget import alarm_groups
-    from mlops_assets.lib.evaluate.detections import evaluate_detections
-
-    s = scores.sort_values(["host", "window_start"], ignore_index=True)
-    flag = s["is_anomaly"].to_numpy(dtype=bool)
-    host_days = len(s) / 1440.0
-    layer = s.loc[flag, "layer"].fillna("").astype(str).value_counts().to_dict() if "layer" in s else {}
-    out: dict[str, Any] = {
-        "windows": len(s),
-        "hosts": sorted(s["host"].astype(str).unique().tolist()),
-        "host_days": round(host_days, 3),
-        "alarm_minutes_share": round(float(flag.mean()) if len(s) else 0.0, 5),
-        "alarm_groups_per_host_day": round(
-            alarm_groups(s["host"].astype(str).to_numpy(), flag, model.params.alarm_merge_gap_windows)
-            / host_days,
-            3,
-        )
-        if host_days
-        else 0.0,
-        "alarm_windows_by_layer": {str(k): int(v) for k, v in layer.items()},
-        "incidents": len(incidents),
-        "incidents_by_kind": {str(k): int(v) for k, v in incidents["kind"].value_counts().items()},
-        "health_only_hosts": list(model.training.get("health_only_hosts", [])),
-        "health_layer": "lib.health is not on this branch: incidents come from the baseline and forest layers",
-    }
-    try:
-        import mlops_assets.lib.health  # noqa: F401
-
-        out["health_layer"] = "available (not wired into the backtest yet)"
-    except ImportError:
-        pass
-    if labels is not None:
-        ev = evaluate_detections(scores, labels)
-        ttd: dict[str, list[float]] = {}
-        for e in ev["events"]:
-            if e["minutes_to_detect"] is not None:
-                ttd.setdefault(e["fault"], []).append(e["minutes_to_detect"])
-        out.update(
-            {
-                "labels": ev["events_total"],
-                "recall_by_fault": {k: round(v, 3) for k, v in ev["event_recall_by_fault"].items()},
-                "minutes_to_detect_by_fault": {
-                    k: round(float(pd.Series(v).median()), 1) for k, v in ttd.items()
-                },
-                "median_minutes_to_detect": ev["median_minutes_to_detect"],
-                "false_alarms": ev["false_alarms"],
-                "false_alarms_per_host_day": round(ev["false_alarms_per_host_day"], 3),
-                "events": ev["events"],
-            }
-        )
-    return out
-
-
-def _write_csv(df: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, path)
-
-
-def scores_csv(scores: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "host": scores["host"],
-            "window_start": pd.to_datetime(scores["window_start"], utc=True).dt.strftime(
-                "%Y-%m-%dT%H:%M:%SZ"
-            ),
-            "score": scores["score"].round(5),
-            "is_anomaly": scores["is_anomaly"].astype(int),
-            "top_features": scores["top_features"],
-            "layer": scores["layer"] if "layer" in scores else "",
-            "gpu_index": scores["gpu_index"] if "gpu_index" in scores else pd.NA,
-        }
-    )
-
-
-def incidents_csv(incidents: pd.DataFrame) -> pd.DataFrame:
-    iso = lambda s: pd.to_datetime(s, utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
-    return pd.DataFrame(
-        {
-            "incident_id": incidents["incident_id"],
-            "host": incidents["host"],
-            "gpu": incidents["gpu_index"],
-            "start": iso(incidents["start"]),
-            "end": iso(incidents["end"]),
-            "severity": incidents["severity"],
-            "kind": incidents["kind"],
-            "action": incidents["action"],
-            "layer": incidents["layer"],
-            "windows": incidents["windows"],
-            "max_score": incidents["max_score"].round(4),
-            "summary": [json.loads(e or "{}").get("text", "") for e in incidents["evidence"]],
-        }
-    )
-
-
 def backtest(args: argparse.Namespace) -> dict[str, Any]:
     """Run the backtest; raises BadInput on input it cannot use."""
+    from mlops_assets.lib.contracts.tables import INCIDENTS, conform
     from mlops_assets.lib.detect.incidents import model_incidents
     from mlops_assets.lib.detect.model import train
     from mlops_assets.lib.detect.scoring import score
+    from mlops_assets.lib.health.incidents import health_incidents
     from mlops_assets.sources.directory import DirectorySource
 
     check_ranges(args.train_start, args.train_end, args.score_start, args.score_end)
@@ -253,7 +186,7 @@ def backtest(args: argparse.Namespace) -> dict[str, Any]:
                 f"no host folders in {args.raw} (expected ROOT/<host>/nvidia-smi.csv, journal.json, ...)"
             )
         miner, gpus = mine_and_count_gpus(source, hosts, args.train_start, args.train_end)
-        train_f, train_c = features(source.root, hosts, args.train_start, args.train_end, miner, gpus)
+        train_f, train_c, _ = features(source.root, hosts, args.train_start, args.train_end, miner, gpus)
         with_data = int(has_data(train_f).sum())
         if with_data < MIN_TRAIN_WINDOWS:
             raise BadInput(
@@ -262,12 +195,18 @@ def backtest(args: argparse.Namespace) -> dict[str, Any]:
             )
         model = train(train_f, train_c)
         _say(f"trained on {len(train_f)} windows; threshold {model.threshold:.3f}")
-        score_f, score_c = features(source.root, hosts, args.score_start, args.score_end, miner, gpus)
+        score_f, score_c, events = features(
+            source.root, hosts, args.score_start, args.score_end, miner, gpus, health=True
+        )
         scores = score(model, score_f, score_c, model_version="backtest")
-    incidents = model_incidents(scores, "backtest")
+        gates = _gates(args, source.root, hosts, miner, gpus) if args.gate or args.degrade else None
+    health = health_incidents(events)
+    incidents = conform(
+        pd.concat([t for t in (model_incidents(scores, "backtest"), health) if len(t)] or [health]), INCIDENTS
+    )
     args.out.mkdir(parents=True, exist_ok=True)
-    _write_csv(scores_csv(scores), args.out / "scores.csv")
-    _write_csv(incidents_csv(incidents), args.out / "incidents.csv")
+    write_csv(scores_csv(scores), args.out / "scores.csv")
+    write_csv(incidents_csv(incidents), args.out / "incidents.csv")
     if labels is not None:  # only faults the scored range can show count towards recall
         inside = (
             (labels["start"] < pd.Timestamp(args.score_end))
@@ -276,9 +215,37 @@ def backtest(args: argparse.Namespace) -> dict[str, Any]:
         )
         skipped, labels = int((~inside).sum()), labels[inside]
     summary = summarize(scores, incidents, model, labels)
+    summary["health_events"] = len(events)
     if labels is not None:
         summary["labels_outside_score_range"] = skipped
+    if gates is not None:
+        summary |= gates
     return summary
+
+
+def _gates(args: argparse.Namespace, root: Path, hosts: list[str], miner: Any, gpus: dict[str, int]) -> dict:
+    """The gates on the held-out tail of the TRAINING range (plus faults overlaid on copies of it)."""
+    from mlops_assets.commands.backtest_gates import DEFAULT_DEGRADE, backtest_gates
+
+    degrade = (args.degrade if args.degrade != "default" else DEFAULT_DEGRADE) if args.degrade else ""
+    _say(
+        f"gates on the held-out tail of the training range{' (degraded: ' + degrade + ')' if degrade else ''}"
+    )
+    try:
+        out = backtest_gates(
+            str(root),
+            hosts,
+            args.train_start,
+            args.train_end,
+            miner,
+            holdout_days=args.holdout_days,
+            degrade=degrade,
+            expected_gpus=max(gpus.values(), default=0) or None,
+        )
+    except ValueError as exc:  # e.g. no training hours left before the held-out days
+        raise BadInput(f"--gate: {exc}") from exc
+    out.pop("evaluation", None)  # per-window detail: in the MLflow run of a real evaluation, not the line
+    return out
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,7 +7,6 @@ within its first minute; the evidence names the GPU, the code, its meaning and t
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
@@ -16,6 +15,7 @@ import pandas as pd
 
 from mlops_assets.lib.contracts.tables import HEALTH_EVENTS, INCIDENTS, conform, empty_frame
 from mlops_assets.lib.health.catalog import ACTION_RANK, ACTION_TEXT
+from mlops_assets.lib.monitor.incident_ids import incident_id, window_start
 
 HEALTH_GAP = pd.Timedelta("10min")
 INCIDENT_SEVERITIES = ("fatal", "critical")
@@ -65,7 +65,6 @@ def _incident(g: pd.DataFrame) -> dict[str, Any]:
         {str(d.get("source")) for d in details if d.get("source")} or {str(g["component"].iloc[0])}
     )
     gpu = {"index": None if index is None else int(index), "uuid": uuid, "pci_bus": pci}
-    key = f"health|{host}|{g['key'].iloc[0]}|{code}|{start.isoformat()}"
     evidence = {
         "layer": "health",
         "code": code,
@@ -82,7 +81,10 @@ def _incident(g: pd.DataFrame) -> dict[str, Any]:
         "sources": sources,
     }
     return {
-        "incident_id": hashlib.sha1(key.encode()).hexdigest()[:16],
+        # the id the minute-level fast path gives the same burst, so it is notified once
+        "incident_id": incident_id(
+            host, window_start(start), code, str(int(index)) if index is not None else pci or ""
+        ),
         "host": host,
         "gpu_index": gpu["index"],
         "gpu_uuid": uuid,
