@@ -38,6 +38,10 @@ def degrade(
                 shuffled[c] = rng.permutation(shuffled[c].to_numpy())
         return train(shuffled, counts, params)
     if how.startswith("threshold:"):
-        model.threshold = float(how.split(":", 1)[1])
+        # every threshold the decision uses: pooled, per host and per layer (lib/detect/model.py)
+        value = float(how.split(":", 1)[1])
+        model.threshold = value
+        model.pooled_thresholds = (value, value)
+        model.thresholds = {host: (value, value) for host in model.thresholds}
         return model
     raise ValueError(f"degrade must be '', 'shuffle' or 'threshold:<value>', got {how!r}")
