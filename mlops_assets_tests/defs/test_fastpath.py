@@ -105,20 +105,30 @@ def test_xid_written_now_is_notified_on_the_next_tick_once(
         assert "0 new alert" in result.skip_message
 
 
-def test_critical_events_until_the_health_rules_exist_are_every_xid_line() -> None:
+def test_critical_events_are_the_health_rules_fatal_and_critical_ones() -> None:
+    """An Xid 79 (fatal) and a kernel OOM kill (critical) alert at once; an Xid 13 (warning) waits for the hour."""
     kernel = pd.DataFrame(
         {
-            "ts": pd.to_datetime(["2026-11-01 02:00:05", "2026-11-01 02:00:09"], utc=True),
+            "ts": pd.to_datetime(
+                ["2026-11-01 02:00:05", "2026-11-01 02:00:07", "2026-11-01 02:00:09"], utc=True
+            ),
             "host": HOST,
-            "kind": ["xid", "oom"],
-            "xid": pd.array([79, pd.NA], dtype="Int16"),
-            "pci_bus": ["0000:3b:00", None],
-            "pid": pd.array([pd.NA, 12], dtype="Int64"),
-            "message": ["NVRM: Xid (PCI:0000:3b:00): 79, GPU has fallen off the bus.", "Out of memory"],
+            "kind": ["xid", "xid", "oom"],
+            "xid": pd.array([79, 13, pd.NA], dtype="Int16"),
+            "pci_bus": ["0000:3b:00", "0000:3b:00", None],
+            "pid": pd.array([pd.NA, 5, 12], dtype="Int64"),
+            "message": [
+                "NVRM: Xid (PCI:0000:3b:00): 79, GPU has fallen off the bus.",
+                "NVRM: Xid (PCI:0000:3b:00): 13, pid=5, Graphics Exception",
+                "Out of memory: Killed process 12 (python) total-vm:1kB",
+            ],
         }
     )
     events = critical_events({"kernel_events": kernel}, HOST)
-    assert list(events["code"]) == ["XID_79"] and list(events["severity"]) == ["critical"]
+    assert events[["code", "severity", "action"]].values.tolist() == [
+        ["XID_79", "fatal", "reboot"],
+        ["OOM_KILL", "critical", "restart_app"],
+    ]
 
 
 def test_hourly_incident_already_sent_by_the_fast_path_is_not_notified_again(tmp_path: Path) -> None:
