@@ -187,10 +187,19 @@ SIM_HOST = "gpu-node-01"
 
 
 def simulate_host(out: Path, hours: float = 6, gpus: int = 2, seed: int = 7) -> Path:
-    """One simulated host (every fault kind once) under ``out``; returns ``out`` (the raw root)."""
-    from mlops_assets.simulate import simulate
+    """One simulated 6-hour host under ``out``; returns ``out`` (the raw root).
 
-    simulate(out, hosts=1, gpus=gpus, hours=hours, seed=seed)
+    Every fault kind once needs more than 6 hours on one host (10 kinds, >= 380 minutes), so the host
+    gets its share of a two-host schedule (fan failure and about half of the other kinds).
+    """
+    from mlops_assets.simulate import DEFAULT_START, default_schedule, simulate
+
+    faults = [
+        f
+        for f in default_schedule([SIM_HOST, "gpu-node-02"], gpus, DEFAULT_START, hours, seed)
+        if f.host == SIM_HOST
+    ]
+    simulate(out, hosts=1, gpus=gpus, hours=hours, seed=seed, faults=faults)
     return out
 
 

@@ -19,8 +19,8 @@ mine_templates_job = dg.define_asset_job(
 )
 features_job = dg.define_asset_job(
     "build_features",
-    selection=dg.AssetSelection.groups("features"),
-    description="Window features of one host-hour.",
+    selection=dg.AssetSelection.groups("features", "health"),
+    description="Window features and health events of one host-hour.",
 )
 train_and_deploy_job = dg.define_asset_job(
     "train_and_deploy",

@@ -58,7 +58,7 @@ def run_all_stages(
         results["collect_and_parse"] = run_job(defs, instance, "collect_and_parse", key)
     say("mining log templates")
     results["mine_templates"] = run_job(defs, instance, "mine_templates")
-    say(f"build_features: {len(keys)} partitions")
+    say(f"build_features (features + health events): {len(keys)} partitions")
     for key in keys:
         results["build_features"] = run_job(defs, instance, "build_features", key)
     say("train_and_deploy: MLflow run, held-out evaluation, blocking gates, champion alias")
