@@ -37,6 +37,9 @@ def _priority(message: str) -> int:
     return 3 if _ERROR.search(message) else 5 if _FAILURE.search(message) else 6
 
 
+_BOOT_BANNER = re.compile(r"Linux version \d")
+
+
 @functools.lru_cache(maxsize=4)
 def load_samples(root: str) -> tuple[tuple[Line, ...], ...]:
     """Per sample file, its parsed lines; raises naming the folder when no sample is there."""
@@ -53,6 +56,8 @@ def load_samples(root: str) -> tuple[tuple[Line, ...], ...]:
             rest = _REST.match(raw[m.end() :]) if m else None
             if rest is None or not rest["msg"].strip():
                 continue
+            if rest["ident"].rstrip(":") == "kernel" and _BOOT_BANNER.match(rest["msg"]):
+                continue  # a real boot's banner replayed mid-boot would fake a boot the journal never had
             pid = int(rest["pid"]) if rest["pid"] else None
             lines.append((rest["ident"].rstrip(":"), pid, rest["msg"].rstrip(), _priority(rest["msg"])))
         if lines:

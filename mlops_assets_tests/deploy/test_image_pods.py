@@ -66,7 +66,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def seeded(work: Path) -> dict[str, Any]:
-    """Raw logs of 3 simulated hours collected, parsed, templates mined and features built host-side."""
+    """Raw logs of 12 simulated hours collected, parsed, templates mined and features built host-side."""
     data = work / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "MLFLOW_", "DAGSTER_"))}
     env.update(
@@ -77,7 +77,7 @@ def seeded(work: Path) -> dict[str, Any]:
         MLOPS_LOG_SOURCE="directory",
     )
     proc = subprocess.run(
-        [sys.executable, "-m", "mlops_assets_tests.deploy.image_seed", "--hours", "3", "--gpus", "2"],
+        [sys.executable, "-m", "mlops_assets_tests.deploy.image_seed", "--hours", "12", "--gpus", "2"],
         env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -273,8 +273,13 @@ def test_training_step_pod_logs_and_registers_the_model_in_mlflow(
     work: Path,
     executor_config: dict[str, Any],
 ) -> None:
-    # A small held-out period (2 hosts x 6 h: every fault kind once) keeps the step to about a minute.
-    config = {"ops": {"anomaly_model": {"config": {"eval_hosts": 2, "eval_hours": 6, "eval_gpus": 2}}}}
+    # Own-history split of the 12 seeded hours: the newest 9 held out (one overlaid fault per kind and
+    # host-hour), the 3 before them trained on; small enough to keep the step to about a minute.
+    config = {
+        "ops": {
+            "anomaly_model": {"config": {"holdout_days": 9 / 24, "train_days": 1.0, "min_train_days": 2 / 24}}
+        }
+    }
     with image_runs.grpc_code_location(instance, code_server) as location:
         run = image_runs.create_asset_run(
             instance, location, "anomaly_model", None, config, with_checks=False
@@ -290,7 +295,7 @@ def test_training_step_pod_logs_and_registers_the_model_in_mlflow(
     assert model_version.tags["dagster_run_id"] == run.run_id
     ml_run = client.get_run(model_version.run_id)
     assert ml_run.info.status == "FINISHED"
-    assert ml_run.data.params["eval_seed"] and "heldout_event_recall" in ml_run.data.metrics
+    assert ml_run.data.params["overlay_seed"] and "heldout_event_recall" in ml_run.data.metrics
     # Artifacts went through the tracking server (mlflow-artifacts:/), not to the pod's read-only disk.
     assert {a.path for a in client.list_artifacts(ml_run.info.run_id)} >= {
         "features.json",

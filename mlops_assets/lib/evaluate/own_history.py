@@ -84,11 +84,42 @@ def judge(clean_scores: pd.DataFrame, overlay_scores: pd.DataFrame, data: HeldOu
     }
 
 
+def with_rules(scores: pd.DataFrame, rules: pd.DataFrame) -> pd.DataFrame:
+    """The service's decision: the model's alarms OR a window holding a critical health event."""
+    flagged = rules.loc[rules["is_anomaly"].astype(bool), ["host", "window_start"]]
+    keys = set(
+        zip(flagged["host"].astype(str), pd.to_datetime(flagged["window_start"], utc=True), strict=True)
+    )
+    hit = [
+        (h, t) in keys
+        for h, t in zip(
+            scores["host"].astype(str), pd.to_datetime(scores["window_start"], utc=True), strict=True
+        )
+    ]
+    return scores.assign(is_anomaly=scores["is_anomaly"].astype(bool).to_numpy() | np.array(hit, dtype=bool))
+
+
 def judge_model(model: Any, data: HeldOutData, score_fn: Any) -> dict[str, Any]:
-    """``score_fn(model, features, counts)`` on the clean and the overlaid held-out copies."""
+    """``score_fn(model, features, counts)`` on the clean and the overlaid held-out copies.
+
+    ``service_*`` figures judge what a deployment alerts on: the model beside the health rules, which
+    run on every host whatever the model (a fault the rules already name needs no learned alarm).
+    The attribution rule still holds: an alarm the service also raises on the untouched copy at the
+    same window credits nothing, so an always-alarming candidate gets no recall either way.
+    """
     clean = score_fn(model, data.clean_features, data.clean_counts)
     overlay = score_fn(model, data.overlay_features, data.overlay_counts)
-    return judge(clean, overlay, data)
+    figures = judge(clean, overlay, data)
+    service = evaluate_detections(
+        _attributable(
+            with_rules(overlay, baseline_scores(data.overlay_features, data.overlay_events)),
+            with_rules(clean, baseline_scores(data.clean_features, data.clean_events)),
+        ),
+        data.labels,
+    )
+    figures["service_recall_by_fault"] = service["event_recall_by_fault"]
+    figures["service_min_recall_by_fault"] = service["min_event_recall_by_fault"]
+    return figures
 
 
 def judge_rules_baseline(data: HeldOutData) -> dict[str, Any]:
