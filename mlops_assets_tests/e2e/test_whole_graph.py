@@ -12,11 +12,11 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-HOURS, GPUS = 24, 8
-# A fixed demo window (`mlops-assets demo --end 2026-11-24-09:00`: 9/9, 0.5 FA/host-day), pinned so the result
-# does not depend on the hour the suite runs: the simulated load follows the hour of day, and at 2 of
-# 24 start hours the one-day training set is quiet enough that the held-out false-alarm gate refuses
-# the model (see README, "How the detector decides").
+TRAIN_HOURS, HOLDOUT_HOURS, GPUS = 24, 6, 8
+HOURS = TRAIN_HOURS + HOLDOUT_HOURS
+# A fixed window, pinned so the result does not depend on the hour the suite runs (the simulated load
+# follows the hour of day). As in the demo, the injected faults lie in the training day only: the gates
+# hold out the newest 6 hours, which the simulator leaves fault-free, and overlay their own faults.
 END = datetime(2026, 11, 24, 9, tzinfo=UTC)
 
 
@@ -32,12 +32,13 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory):
     from mlops_assets.defs.stages import run_all_stages
     from mlops_assets.notify.resources import NotifierResource, TriageResource
     from mlops_assets.resources import LogSourceResource, StorageResource
-    from mlops_assets.simulate import simulate
+    from mlops_assets.simulate import default_schedule, simulate
+    from mlops_assets.simulate.host import host_name
 
     start = END - timedelta(hours=HOURS)
-    # Exactly the demo's configuration (seeded default schedule: every fault kind once), so this test
-    # proves what `make demo` promises. Smaller days calibrate the alarm threshold on too few windows.
-    summary = simulate(home / "raw", hosts=2, gpus=GPUS, hours=HOURS, seed=7, start=start)
+    # The demo's shape: every fault kind once, all inside the training day.
+    faults = default_schedule([host_name(i) for i in range(2)], GPUS, start, TRAIN_HOURS, 7)
+    summary = simulate(home / "raw", hosts=2, gpus=GPUS, hours=HOURS, seed=7, start=start, faults=faults)
     resources = {
         "storage": StorageResource(root=str(home / "storage")),
         "log_source": LogSourceResource(kind="directory", directory=str(home / "raw")),
@@ -68,7 +69,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory):
             test_defs,
             instance,
             keys,
-            {"train_days": 0.75, "holdout_days": 0.25, "min_train_days": 0.5},
+            {"train_days": TRAIN_HOURS / 24, "holdout_days": HOLDOUT_HOURS / 24, "min_train_days": 0.5},
             say,
         )
         yield {
@@ -148,11 +149,17 @@ def test_scores_incidents_triage_and_drift_are_written(pipeline):
     assert not scores["score"].isna().any()
     incidents = pd.read_parquet(home / "storage" / "incidents" / "incidents.parquet")
     assert len(incidents) >= 1
-    detection = evaluate_detections(scores, read_labels(home / "raw" / "labels.csv"))
-    # the demo targets: every fault kind found, <= 3 false alarms per host-day, median TTD <= 5 min
-    assert detection["min_event_recall_by_fault"] >= 0.9, detection["event_recall_by_fault"]
-    assert detection["false_alarms_per_host_day"] <= 3.0
-    assert detection["median_minutes_to_detect"] is not None and detection["median_minutes_to_detect"] <= 5.0
+    # Out of sample: the held-out hours (no injected fault) stay within the false-alarm budget.
+    heldout = scores[
+        pd.to_datetime(scores["window_start"], utc=True) >= pd.Timestamp(END) - timedelta(hours=HOLDOUT_HOURS)
+    ]
+    assert len(heldout) == 2 * HOLDOUT_HOURS * 60
+    detection = evaluate_detections(heldout, read_labels(home / "raw" / "labels.csv").iloc[0:0])
+    assert detection["false_alarms_per_host_day"] <= 2.0
+    # The GPU faults of the training day are health incidents that name their GPU, with no model needed.
+    health = incidents[incidents["layer"] == "health"]
+    assert {"XID_79"} <= set(health["kind"]), sorted(set(health["kind"]))
+    assert health.loc[health["kind"] == "XID_79", "gpu_index"].notna().all()
     monitor = pipeline["results"]["monitor"]
     triaged = monitor.asset_materializations_for_node("incident_triage")
     assert triaged
