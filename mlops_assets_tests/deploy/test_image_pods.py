@@ -289,19 +289,12 @@ def test_training_step_pod_logs_and_registers_the_model_in_mlflow(
     event = instance.get_latest_materialization_event(dg.AssetKey("anomaly_model"))
     assert event is not None and event.run_id == run.run_id
     meta = event.asset_materialization.metadata
-    assert meta["model_version"].value
-    client = mlflow.MlflowClient(mlflow_uri)
-    # the version the pod's training registered carries the pod's Dagster run id
-    mine = [
-        v
-        for v in client.search_model_versions("name='log-anomaly-detector'")
-        if v.tags.get("dagster_run_id") == run.run_id
-    ]
-    assert len(mine) == 1, [
-        (v.version, v.tags.get("dagster_run_id"))
-        for v in client.search_model_versions("name='log-anomaly-detector'")
-    ]
-    model_version = mine[0]
+    assert meta["mlflow_tracking_uri"].value == mlflow_uri
+    # Both URIs pinned: a bare MlflowClient(uri) reads the process-global registry URI, which an
+    # earlier in-process training in the same pytest session has pointed at its own store.
+    client = mlflow.MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri)
+    model_version = client.get_model_version("log-anomaly-detector", meta["model_version"].value)
+    assert model_version.tags["dagster_run_id"] == run.run_id
     ml_run = client.get_run(model_version.run_id)
     assert ml_run.info.status == "FINISHED"
     assert ml_run.data.params["overlay_seed"] and "heldout_event_recall" in ml_run.data.metrics
