@@ -4,10 +4,10 @@ Pipeline per batch: mask every message (one RE2 pass), dictionary-encode the mas
 only the distinct ones (usually hundreds per million lines), then broadcast ids back with numpy.
 
 Clustering rule (Drain, He et al. 2017, on masked tokens): a masked string may join a cluster with the
-same token count and the same first token when the share of positions where the cluster template equals
+same token count and the same first two tokens (Drain's default tree depth 4; see ``_bucket_key``) when the share of positions where the cluster template equals
 its token is >= ``sim_threshold``; joining turns every differing position into ``<*>``. Two kinds of
-differing tokens are structure and forbid the join (``_distinct_values``): a token with no letter or
-digit against another punctuation, and ``key=`` values with different punctuation skeletons. Templates
+differing tokens are structure and forbid the join (``_distinct_values``): bare punctuation, literal text
+around a masked value, clause/label words, ``key=`` values with different punctuation skeletons. Templates
 only ever generalise, so every string assigned earlier still fits its cluster.
 
 Template id rule: ``"T" + sha1(first masked representative).hexdigest()[:10]`` - the masked string that
@@ -31,10 +31,14 @@ import pandas as pd
 
 from mlops_assets.lib.templates.masking import WILDCARD, distinct_masked
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 OVERFLOW_ID = "T_overflow"
 OVERFLOW_TEMPLATE = "<overflow: template cap reached>"
 _UNIT_PREFIX = re.compile(r"[\w@.\\-]+\.(service|socket|mount|timer|scope|slice|target|path|device|swap):")
+
+
+class TemplateStateVersionError(ValueError):
+    """A saved miner state from another format version: it must be re-mined, not reused."""
 
 
 @dataclass
@@ -72,7 +76,7 @@ class TemplateMiner:
         self.overflow_count = 0
         self._clusters: list[_Cluster] = []
         self._by_id: dict[str, int] = {}
-        self._buckets: dict[tuple[int, str], list[int]] = {}
+        self._buckets: dict[tuple[int, str, str], list[int]] = {}
         # masked string -> template id it was assigned when learned (bounded by max_cache)
         self._assigned: dict[str, str] = {}
 
@@ -146,9 +150,10 @@ class TemplateMiner:
         state = json.loads(text)
         version = state.get("format_version") if isinstance(state, dict) else None
         if version != FORMAT_VERSION:
-            raise ValueError(
-                f"template miner state has format_version {version!r}, this code reads {FORMAT_VERSION}: "
-                "re-fit the miner (re-materialize the templates asset) with this version"
+            raise TemplateStateVersionError(
+                f"template miner state has format_version {version!r}, this code reads {FORMAT_VERSION} "
+                "(version 2 changed the clustering rules, so old template ids cannot be kept): re-mine the "
+                "templates from scratch (delete the saved state, re-materialize `log_templates`) and retrain"
             )
         miner = cls(state["sim_threshold"], state["max_templates"], state["max_cache"])
         miner.overflow_count = int(state["overflow_count"])
@@ -199,11 +204,11 @@ class TemplateMiner:
 
     def _add_cluster(self, cluster: _Cluster) -> None:
         self._by_id[cluster.template_id] = len(self._clusters)
-        self._buckets.setdefault(_bucket_key(cluster.tokens), []).append(len(self._clusters))
+        self._buckets.setdefault(_bucket_key(cluster.representative.split()), []).append(len(self._clusters))
         self._clusters.append(cluster)
 
     def _best_cluster(self, tokens: list[str]) -> int | None:
-        """Most similar cluster in the (length, first token) bucket above the threshold, if any.
+        """Most similar cluster in the (length, first two tokens) bucket above the threshold, if any.
 
         Ties go to the cluster with fewer wildcards, then to the older one, so the choice is
         deterministic.
@@ -237,6 +242,8 @@ class TemplateMiner:
 
 _KEY_VALUE = re.compile(r"([A-Za-z_][\w.\-]*)=(.*)")
 _WORDISH = re.compile(r"<\*>|[A-Za-z0-9_.\-/@]+")
+_HAS_LETTER = re.compile(r"[A-Za-z]")
+_LABEL_END = (":", ";")
 _NO_WORD = re.compile(r"[^A-Za-z0-9]*")
 
 
@@ -249,10 +256,15 @@ def _skeleton(token: str) -> str:
 def _distinct_values(template: str, token: str) -> bool:
     """True when two differing tokens are different events, so no ``<*>`` may cover both.
 
-    Drain merges any two differing tokens; two cases are structure, not parameter values:
+    Drain merges any two differing tokens; these cases are structure, not parameter values:
 
     - a token with no letter or digit (``****`` of an unreadable sensor, ``--``) against a token
       with another punctuation skeleton (a masked value ``<*>``): it carries no value to vary;
+    - two tokens that both hold a masked value inside literal text (``(uid=<*>)`` vs
+      ``LOGIN(uid=<*>)``, ``pid=<*>`` vs ``port=<*>``): the value is already ``<*>``, so a
+      difference in the text around it is a different field or caller;
+    - two unmasked words that end a clause or a label with the same ``;`` / ``:``
+      (``failure;`` vs ``failures;``, ``error:`` vs ``warning:``): such words name the event;
     - ``key=a`` vs ``key=b`` whose values have different skeletons: ``tty=:<*>`` (an X display) vs
       ``tty=NODEVssh``; ``rhost=`` (empty) stays mergeable with ``rhost=<*>``.
     """
@@ -261,24 +273,36 @@ def _distinct_values(template: str, token: str) -> bool:
     )
     if bare:
         return _skeleton(template) != _skeleton(token)
+    if WILDCARD in template and WILDCARD in token:
+        frame_a, frame_b = template.replace(WILDCARD, ""), token.replace(WILDCARD, "")
+        if _HAS_LETTER.search(frame_a) and _HAS_LETTER.search(frame_b):
+            return frame_a != frame_b
+    if template[-1:] in _LABEL_END and template[-1:] == token[-1:] and WILDCARD not in template + token:
+        return True
     a, b = _KEY_VALUE.fullmatch(template), _KEY_VALUE.fullmatch(token)
     if not (a and b and a.group(1) == b.group(1)):
         return False
     return _skeleton(a.group(2)) != _skeleton(b.group(2))
 
 
-def _bucket_key(tokens: list[str]) -> tuple[int, str]:
-    """Drain's first tree levels: token count, then the first token.
+def _shape(token: str) -> str:
+    """A leading token's bucket shape: ``key=value`` keys on ``key=``, a unit prefix on ``<unit>:``."""
+    eq = token.find("=")
+    if eq > 0:
+        return token[: eq + 1]
+    if _UNIT_PREFIX.fullmatch(token):
+        return "<unit>:"
+    return token
 
-    Two first tokens are data, not structure, so only their shape is the key: ``key=value`` keys on
-    ``key=``, and a systemd unit prefix (``nginx.service:``, ``data.mount:``) keys on ``<unit>:``.
+
+def _bucket_key(tokens: list[str]) -> tuple[int, str, str]:
+    """Drain's first tree levels (depth 4): token count, then the first two tokens.
+
+    Leading tokens are data only through their shape (``_shape``); a second token that holds a
+    masked value keys on ``<*>``.
     """
     if not tokens:
-        return (0, "")
-    first = tokens[0]
-    eq = first.find("=")
-    if eq > 0:
-        return (len(tokens), first[: eq + 1])
-    if _UNIT_PREFIX.fullmatch(first):
-        return (len(tokens), "<unit>:")
-    return (len(tokens), first)
+        return (0, "", "")
+    second = tokens[1] if len(tokens) > 1 else ""
+    second = WILDCARD if WILDCARD in second else _shape(second)
+    return (len(tokens), _shape(tokens[0]), second)

@@ -38,7 +38,10 @@ SSH = [
         ("addr 0xdeadbeef id 5f0c2a7e-1b2c-4d3e-8f9a-0b1c2d3e4f50", "addr <*> id <*>"),
         ("at 2024-05-01T12:01:02.123Z took 12.5ms", "at <*>:<*>:<*> took <*>"),
         ("open /var/lib/app1/data.db failed", "open <*> failed"),
-        ("open /var/lib/app/data.db failed", "open /var/lib/app/data.db failed"),
+        ("open /var/lib/app/data.db failed", "open <*> failed"),
+        ("RRD_update (/var/lib/rrds/C Nodes/x.rrd): stale", "RRD_update (<*> Nodes/x.rrd): stale"),
+        ("GET http://example.org/api/jobs done", "GET http:<*> done"),
+        ("I/O error at samples/s", "I/O error at samples/s"),
         ('container "trainer-7f3a" exited', 'container "<*>" exited'),
         ("uid=0 euid=0 tty=NODEVssh ruser= rhost=1.2.3.4", "uid=<*> euid=<*> tty=NODEVssh ruser= rhost=<*>"),
         ("Started Session of user root.", "Started Session of user root."),
@@ -61,6 +64,7 @@ def test_vectorised_masking_agrees_with_single_message() -> None:
         "tab\tv2\tend",
         "a=1;b=c2,d=(3)",
         "  lead 7  ",
+        "path /a/b/c and a/b and //x and /usr/lib64/x",
     ]
     assert mask_array(tricky).to_pylist() == [mask_message(m) for m in tricky]
 
