@@ -243,7 +243,23 @@ class TemplateMiner:
 _KEY_VALUE = re.compile(r"([A-Za-z_][\w.\-]*)=(.*)")
 _WORDISH = re.compile(r"<\*>|[A-Za-z0-9_.\-/@]+")
 _HAS_LETTER = re.compile(r"[A-Za-z]")
-_LABEL_END = (":", ";")
+_LABEL_WORD = re.compile(r"[A-Za-z]+[:;]")
+_PLAIN_WORD = re.compile(r"[A-Za-z]+")
+_KEY_NAME = re.compile(r"([A-Za-z_][\w.\-]*)=")
+_LETTER_RUN = re.compile(r"[A-Za-z]+")
+_NOT_HEX = re.compile(r"[g-zG-Z]")
+
+
+def _frame_signature(frame: str) -> tuple[int, tuple[str, ...]]:
+    """Words (letter runs that are not hex digits) counted, and key names, of the text around values.
+
+    A substituted word (``bob(uid=)`` vs ``dave(uid=)``) is a value; a word present on one side only
+    (``(uid=)`` vs ``LOGIN(uid=)``) or another key (``pid=`` vs ``port=``) is template text.
+    """
+    words = sum(1 for run in _LETTER_RUN.findall(frame) if _NOT_HEX.search(run))
+    return words, tuple(_KEY_NAME.findall(frame))
+
+
 _NO_WORD = re.compile(r"[^A-Za-z0-9]*")
 
 
@@ -276,8 +292,8 @@ def _distinct_values(template: str, token: str) -> bool:
     if WILDCARD in template and WILDCARD in token:
         frame_a, frame_b = template.replace(WILDCARD, ""), token.replace(WILDCARD, "")
         if _HAS_LETTER.search(frame_a) and _HAS_LETTER.search(frame_b):
-            return frame_a != frame_b
-    if template[-1:] in _LABEL_END and template[-1:] == token[-1:] and WILDCARD not in template + token:
+            return _frame_signature(frame_a) != _frame_signature(frame_b)
+    if _LABEL_WORD.fullmatch(template) and _LABEL_WORD.fullmatch(token) and template[-1] == token[-1]:
         return True
     a, b = _KEY_VALUE.fullmatch(template), _KEY_VALUE.fullmatch(token)
     if not (a and b and a.group(1) == b.group(1)):
@@ -298,11 +314,12 @@ def _shape(token: str) -> str:
 def _bucket_key(tokens: list[str]) -> tuple[int, str, str]:
     """Drain's first tree levels (depth 4): token count, then the first two tokens.
 
-    Leading tokens are data only through their shape (``_shape``); a second token that holds a
-    masked value keys on ``<*>``.
+    The first token is data only through its shape (``_shape``). The second keys only when it is a
+    plain word (``Failed password`` / ``Failed none``); a name with dots, dashes or a masked value
+    (``Started nginx.service``) keys on ``<*>``.
     """
     if not tokens:
         return (0, "", "")
     second = tokens[1] if len(tokens) > 1 else ""
-    second = WILDCARD if WILDCARD in second else _shape(second)
+    second = second if _PLAIN_WORD.fullmatch(second) else WILDCARD
     return (len(tokens), _shape(tokens[0]), second)
