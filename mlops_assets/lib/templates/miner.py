@@ -4,9 +4,9 @@ Pipeline per batch: mask every message (one RE2 pass), dictionary-encode the mas
 only the distinct ones (usually hundreds per million lines), then broadcast ids back with numpy.
 
 Clustering rule (Drain, He et al. 2017, on masked tokens): a masked string may join a cluster with the
-same token count and the same first two tokens (Drain's default tree depth 4; see ``_bucket_key``) when the share of positions where the cluster template equals
+same token count and the same first two tokens (Drain's default tree depth 4; see ``rules.bucket_key``) when the share of positions where the cluster template equals
 its token is >= ``sim_threshold``; joining turns every differing position into ``<*>``. Two kinds of
-differing tokens are structure and forbid the join (``_distinct_values``): bare punctuation, literal text
+differing tokens are structure and forbid the join (``rules.distinct_values``): bare punctuation, literal text
 around a masked value, clause/label words, ``key=`` values with different punctuation skeletons. Templates
 only ever generalise, so every string assigned earlier still fits its cluster.
 
@@ -21,20 +21,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
 from mlops_assets.lib.templates.masking import WILDCARD, distinct_masked
+from mlops_assets.lib.templates.rules import bucket_key, distinct_values
 
 FORMAT_VERSION = 2
 OVERFLOW_ID = "T_overflow"
 OVERFLOW_TEMPLATE = "<overflow: template cap reached>"
-_UNIT_PREFIX = re.compile(r"[\w@.\\-]+\.(service|socket|mount|timer|scope|slice|target|path|device|swap):")
 
 
 class TemplateStateVersionError(ValueError):
@@ -204,7 +202,7 @@ class TemplateMiner:
 
     def _add_cluster(self, cluster: _Cluster) -> None:
         self._by_id[cluster.template_id] = len(self._clusters)
-        self._buckets.setdefault(_bucket_key(cluster.representative.split()), []).append(len(self._clusters))
+        self._buckets.setdefault(bucket_key(cluster.representative.split()), []).append(len(self._clusters))
         self._clusters.append(cluster)
 
     def _best_cluster(self, tokens: list[str]) -> int | None:
@@ -213,7 +211,7 @@ class TemplateMiner:
         Ties go to the cluster with fewer wildcards, then to the older one, so the choice is
         deterministic.
         """
-        candidates = self._buckets.get(_bucket_key(tokens))
+        candidates = self._buckets.get(bucket_key(tokens))
         if not candidates:
             return None
         n = len(tokens)
@@ -229,7 +227,7 @@ class TemplateMiner:
                     same += 1
                 elif t == WILDCARD:
                     wild += 1
-                elif _distinct_values(t, m):
+                elif distinct_values(t, m):
                     break  # this cluster can never hold the message
             else:
                 key = (same, -wild)
@@ -238,88 +236,3 @@ class TemplateMiner:
         if best_key is not None and best_key[0] / n >= self.sim_threshold:
             return best
         return None
-
-
-_KEY_VALUE = re.compile(r"([A-Za-z_][\w.\-]*)=(.*)")
-_WORDISH = re.compile(r"<\*>|[A-Za-z0-9_.\-/@]+")
-_HAS_LETTER = re.compile(r"[A-Za-z]")
-_LABEL_WORD = re.compile(r"[A-Za-z]+[:;]")
-_PLAIN_WORD = re.compile(r"[A-Za-z]+")
-_KEY_NAME = re.compile(r"([A-Za-z_][\w.\-]*)=")
-_LETTER_RUN = re.compile(r"[A-Za-z]+")
-_NOT_HEX = re.compile(r"[g-zG-Z]")
-
-
-def _frame_signature(frame: str) -> tuple[int, tuple[str, ...]]:
-    """Words (letter runs that are not hex digits) counted, and key names, of the text around values.
-
-    A substituted word (``bob(uid=)`` vs ``dave(uid=)``) is a value; a word present on one side only
-    (``(uid=)`` vs ``LOGIN(uid=)``) or another key (``pid=`` vs ``port=``) is template text.
-    """
-    words = sum(1 for run in _LETTER_RUN.findall(frame) if _NOT_HEX.search(run))
-    return words, tuple(_KEY_NAME.findall(frame))
-
-
-_NO_WORD = re.compile(r"[^A-Za-z0-9]*")
-
-
-def _skeleton(token: str) -> str:
-    """Punctuation left when words, host names, paths and masked values are removed."""
-    return _WORDISH.sub("", token)
-
-
-@lru_cache(maxsize=1 << 16)
-def _distinct_values(template: str, token: str) -> bool:
-    """True when two differing tokens are different events, so no ``<*>`` may cover both.
-
-    Drain merges any two differing tokens; these cases are structure, not parameter values:
-
-    - a token with no letter or digit (``****`` of an unreadable sensor, ``--``) against a token
-      with another punctuation skeleton (a masked value ``<*>``): it carries no value to vary;
-    - two tokens that both hold a masked value inside literal text (``(uid=<*>)`` vs
-      ``LOGIN(uid=<*>)``, ``pid=<*>`` vs ``port=<*>``): the value is already ``<*>``, so a
-      difference in the text around it is a different field or caller;
-    - two unmasked words that end a clause or a label with the same ``;`` / ``:``
-      (``failure;`` vs ``failures;``, ``error:`` vs ``warning:``): such words name the event;
-    - ``key=a`` vs ``key=b`` whose values have different skeletons: ``tty=:<*>`` (an X display) vs
-      ``tty=NODEVssh``; ``rhost=`` (empty) stays mergeable with ``rhost=<*>``.
-    """
-    bare = (_NO_WORD.fullmatch(template) and WILDCARD not in template) or (
-        _NO_WORD.fullmatch(token) and WILDCARD not in token
-    )
-    if bare:
-        return _skeleton(template) != _skeleton(token)
-    if WILDCARD in template and WILDCARD in token:
-        frame_a, frame_b = template.replace(WILDCARD, ""), token.replace(WILDCARD, "")
-        if _HAS_LETTER.search(frame_a) and _HAS_LETTER.search(frame_b):
-            return _frame_signature(frame_a) != _frame_signature(frame_b)
-    if _LABEL_WORD.fullmatch(template) and _LABEL_WORD.fullmatch(token) and template[-1] == token[-1]:
-        return True
-    a, b = _KEY_VALUE.fullmatch(template), _KEY_VALUE.fullmatch(token)
-    if not (a and b and a.group(1) == b.group(1)):
-        return False
-    return _skeleton(a.group(2)) != _skeleton(b.group(2))
-
-
-def _shape(token: str) -> str:
-    """A leading token's bucket shape: ``key=value`` keys on ``key=``, a unit prefix on ``<unit>:``."""
-    eq = token.find("=")
-    if eq > 0:
-        return token[: eq + 1]
-    if _UNIT_PREFIX.fullmatch(token):
-        return "<unit>:"
-    return token
-
-
-def _bucket_key(tokens: list[str]) -> tuple[int, str, str]:
-    """Drain's first tree levels (depth 4): token count, then the first two tokens.
-
-    The first token is data only through its shape (``_shape``). The second keys only when it is a
-    plain word (``Failed password`` / ``Failed none``); a name with dots, dashes or a masked value
-    (``Started nginx.service``) keys on ``<*>``.
-    """
-    if not tokens:
-        return (0, "", "")
-    second = tokens[1] if len(tokens) > 1 else ""
-    second = second if _PLAIN_WORD.fullmatch(second) else WILDCARD
-    return (len(tokens), _shape(tokens[0]), second)
