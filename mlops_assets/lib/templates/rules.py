@@ -19,17 +19,17 @@ _HAS_LETTER = re.compile(r"[A-Za-z]")
 _LABEL_WORD = re.compile(r"[A-Za-z]+[:;]")
 _PLAIN_WORD = re.compile(r"[A-Za-z]+")
 _KEY_NAME = re.compile(r"([A-Za-z_][\w.\-]*)=")
-_LETTER_RUN = re.compile(r"[A-Za-z]+")
+_WORD_RUN = re.compile(r"[A-Za-z0-9_.\-]+")
 _NOT_HEX = re.compile(r"[g-zG-Z]")
 
 
 def _frame_signature(frame: str) -> tuple[int, tuple[str, ...]]:
-    """Words (letter runs that are not hex digits) counted, and key names, of the text around values.
+    """Words (``svc-train``, ``LOGIN``; not hex digits like ``dc``) counted, and key names, of a frame.
 
     A substituted word (``bob(uid=)`` vs ``dave(uid=)``) is a value; a word present on one side only
     (``(uid=)`` vs ``LOGIN(uid=)``) or another key (``pid=`` vs ``port=``) is template text.
     """
-    words = sum(1 for run in _LETTER_RUN.findall(frame) if _NOT_HEX.search(run))
+    words = sum(1 for run in _WORD_RUN.findall(frame) if _NOT_HEX.search(run))
     return words, tuple(_KEY_NAME.findall(frame))
 
 
@@ -88,11 +88,11 @@ def bucket_key(tokens: list[str]) -> tuple[int, str, str]:
     """Drain's first tree levels (depth 4): token count, then the first two tokens.
 
     The first token is data only through its shape (``_shape``). The second keys only when it is a
-    plain word (``Failed password`` / ``Failed none``); a name with dots, dashes or a masked value
-    (``Started nginx.service``) keys on ``<*>``.
+    plain word (``Failed password`` / ``Failed none``); a name with dots or dashes, a masked value
+    (``Started nginx.service``) or hex letters (``container cddecbafcffa``) key on ``<*>``.
     """
     if not tokens:
         return (0, "", "")
     second = tokens[1] if len(tokens) > 1 else ""
-    second = second if _PLAIN_WORD.fullmatch(second) else WILDCARD
+    second = second if _PLAIN_WORD.fullmatch(second) and _NOT_HEX.search(second) else WILDCARD
     return (len(tokens), _shape(tokens[0]), second)

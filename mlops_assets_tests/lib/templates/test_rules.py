@@ -50,6 +50,8 @@ def test_second_plain_word_is_part_of_the_event() -> None:
     # names (dots, dashes) and masked values in second place are still values
     assert _same(["Started nginx.service for job 1 now", "Started sshd.service for job 2 now"])
     assert _same(["worker 12 finished batch in 3s", "worker 7 finished batch in 9s"])
+    # a hex id without digits is a value, not a word
+    assert _same(["container 3fa2b7c9d0e1 (redis) exited", "container cddecbafcffa (redis) exited"])
 
 
 def test_text_around_a_masked_value_is_template_text() -> None:
@@ -63,6 +65,7 @@ def test_text_around_a_masked_value_is_template_text() -> None:
         [
             "session opened for user bob(uid=1000) by (uid=0)",
             "session opened for user dave(uid=1001) by (uid=0)",
+            "session opened for user svc-train(uid=1002) by (uid=0)",
         ]
     )
     assert _same(["Xid (PCI:0000:dc:00): 79, pid=1", "Xid (PCI:0000:3b:00): 79, pid=2"])
