@@ -3,12 +3,13 @@
 Pipeline per batch: mask every message (one RE2 pass), dictionary-encode the masked strings, cluster
 only the distinct ones (usually hundreds per million lines), then broadcast ids back with numpy.
 
-Clustering rule (Drain, He et al. 2017, on masked tokens): a masked string may join a cluster with the
-same token count and the same first two tokens (Drain's default tree depth 4; see ``rules.bucket_key``) when the share of positions where the cluster template equals
-its token is >= ``sim_threshold``; joining turns every differing position into ``<*>``. Two kinds of
-differing tokens are structure and forbid the join (``rules.distinct_values``): bare punctuation, literal text
-around a masked value, clause/label words, ``key=`` values with different punctuation skeletons. Templates
-only ever generalise, so every string assigned earlier still fits its cluster.
+Clustering rule (Drain, He et al. 2017, on masked tokens): a masked string may join a cluster in its
+bucket (token count and the first two tokens, Drain's default tree depth 4; ``rules.bucket_key``) when
+the share of positions where the cluster template equals its token is >= ``sim_threshold``; joining
+turns every differing position into ``<*>``. Some differing tokens are structure and forbid the join
+(``rules.distinct_values``): bare punctuation, text around a masked value, clause/label words, ``key=``
+values with different punctuation skeletons. Templates only ever generalise, so every string assigned
+earlier still fits its cluster.
 
 Template id rule: ``"T" + sha1(first masked representative).hexdigest()[:10]`` - the masked string that
 created the cluster. It depends on nothing else, so it is identical across processes, and fitting
@@ -101,8 +102,8 @@ class TemplateMiner:
         """Template id per message, or None where no known template fits. Never changes the miner.
 
         A message fits when it was seen in ``fit`` or when ``fit`` would put it into an existing cluster
-        (same length and first token, similarity >= threshold); anything that would open a new cluster
-        is None - a "new template" signal downstream. Strings that ``fit`` sent to the overflow bucket
+        (same bucket, similarity >= threshold); anything that would open a new cluster is None - a
+        "new template" signal downstream. Strings that ``fit`` sent to the overflow bucket
         keep ``OVERFLOW_ID``.
         """
         distinct, indices = distinct_masked(messages)
