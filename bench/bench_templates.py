@@ -2,9 +2,16 @@
 
 Baseline: Drain3 0.9.11 (`make bench` installs it) measured in the same run. Drain3 is pure Python and
 does per-line work, so on the 1M corpus it runs on the first DRAIN3_SUBSET messages (reported in the
-record); ours runs on all 1M. Accuracy (Zhu et al. 2019 grouping accuracy) is not a throughput: it is in
-the extra keys `accuracy` / `baseline_accuracy` (Drain3 default config) and
+record); ours runs on all 1M, best wall time of REPEATS runs (CPU time and load average recorded too:
+the machine is shared). Accuracy (Zhu et al. 2019 grouping accuracy) is not a throughput: it is in the
+extra keys `accuracy*` / `baseline_accuracy*` (Drain3 default config) and
 `baseline_accuracy_docs_config` (Drain3 with the masking + sim_th=0.4 of its example drain3.ini).
+
+Accuracy sets (issue 16 item 7): HPC, Linux, OpenSSH, Thunderbird 2k samples, each scored against two
+ground truths: Loghub's `*_structured.csv` and loghub-2.0's corrected `*_structured_corrected.csv`. The
+target mean is over these 8 files. Declared split: the rules were chosen on the first 1000 lines of each
+file (dev half, a miner fitted on those lines alone); the second 1000 lines (a fresh miner) are the
+report half; `full` is the whole file. All three are recorded.
 """
 
 from __future__ import annotations
@@ -28,7 +35,15 @@ from mlops_assets.lib.templates import TemplateMiner, grouping_accuracy  # noqa:
 
 N_MESSAGES = 1_000_000
 DRAIN3_SUBSET = 200_000
+REPEATS = 3
 DATASETS = ("HPC", "Linux", "OpenSSH", "Thunderbird")
+GROUND_TRUTHS = {
+    "loghub": ("loghub", "{ds}_2k.log_structured.csv"),
+    "loghub2_corrected": ("loghub2_corrected", "{ds}_2k.log_structured_corrected.csv"),
+}
+DEV_LINES = 1000
+TARGET_MEAN = 0.93
+TARGET_RATE = 500_000
 UNITS = ["nginx", "sshd", "kubelet", "dockerd", "containerd", "cron", "nvidia-persistenced", "dcgm-exporter"]
 USERS = ["alice", "bob", "carol", "dave", "root", "ubuntu", "svc-train", "jenkins"]
 CONTAINERS = ["trainer", "jupyter", "triton", "redis", "postgres", "prometheus", "grafana", "loader"]
@@ -143,15 +158,29 @@ def _realdata() -> Path:
     return Path(os.environ.get("MLOPS_REALDATA", ROOT.parent / "shared" / "realdata"))
 
 
+def _best_of(fn: Callable[[], object]) -> tuple[object, float, float, list[float]]:
+    """Result, best wall seconds, the CPU seconds of that run, and every run's wall seconds."""
+    best = None
+    walls = []
+    for _ in range(REPEATS):
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        out = fn()
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        walls.append(round(wall, 4))
+        if best is None or wall < best[1]:
+            best = (out, wall, cpu)
+    assert best is not None
+    return (*best, walls)
+
+
 def bench_throughput() -> list[dict]:
     messages, truth = generate_corpus(N_MESSAGES)
+    load_before = os.getloadavg()[0]
+    ids, fit_s, fit_cpu, fit_walls = _best_of(lambda: TemplateMiner().fit_match(messages))
     miner = TemplateMiner()
-    t0 = time.perf_counter()
-    ids = miner.fit_match(messages)
-    fit_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    matched = miner.match(messages)
-    match_s = time.perf_counter() - t0
+    miner.fit(messages)
+    matched, match_s, match_cpu, match_walls = _best_of(lambda: miner.match(messages))
+    load_after = os.getloadavg()[0]
     if not (matched == ids).all():
         raise RuntimeError("match() disagrees with fit_match() on the messages it was fitted on")
 
@@ -173,6 +202,10 @@ def bench_throughput() -> list[dict]:
         "baseline_accuracy": round(grouping_accuracy(truth[:DRAIN3_SUBSET], d3_ids), 4),
         "n_templates": miner.n_templates,
         "true_templates": len(set(truth)),
+        "repeats": REPEATS,
+        "load": [round(load_before, 2), round(load_after, 2)],
+        "cpus": os.cpu_count(),
+        "measured_under": "shared 2-core machine, other helpers running (load = 1-min load average)",
     }
     return [
         record(
@@ -183,6 +216,9 @@ def bench_throughput() -> list[dict]:
             len(subset) / d3_s,
             ">= 500k messages/s",
             **common,
+            cpu_seconds=round(fit_cpu, 4),
+            seconds_each_run=fit_walls,
+            meets_target=bool(len(messages) / fit_s >= TARGET_RATE),
         ),
         record(
             "templates_match_1M",
@@ -192,42 +228,92 @@ def bench_throughput() -> list[dict]:
             len(subset) / d3_match_s,
             ">= 500k messages/s",
             **common,
+            cpu_seconds=round(match_cpu, 4),
+            seconds_each_run=match_walls,
+            meets_target=bool(len(messages) / match_s >= TARGET_RATE),
         ),
     ]
 
 
+def _ground_truth(ds: str, variant: str) -> pd.DataFrame:
+    folder, pattern = GROUND_TRUTHS[variant]
+    path = _realdata() / folder / ds / pattern.format(ds=ds)
+    if not path.is_file():
+        raise RuntimeError(f"{path} is missing: set MLOPS_REALDATA to the realdata folder")
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def _halves(frame: pd.DataFrame, fit: Callable[[list[str]], object]) -> dict[str, float]:
+    """GA of a fresh miner on the dev half, on the report half, and on the whole file."""
+    parts = {"dev": frame.iloc[:DEV_LINES], "report": frame.iloc[DEV_LINES:], "full": frame}
+    return {
+        k: round(grouping_accuracy(p["EventId"], fit(p["Content"].tolist())), 4) for k, p in parts.items()
+    }
+
+
 def bench_loghub() -> list[dict]:
-    base = _realdata() / "loghub2_corrected"
-    if not base.is_dir():
-        raise RuntimeError(f"{base} is missing: set MLOPS_REALDATA to the realdata folder")
     records = []
+    scores: dict[str, list[float]] = {"full": [], "dev": [], "report": []}
+    baseline_scores: list[float] = []
+    per_set: dict[str, dict[str, float]] = {}
     for ds in DATASETS:
-        frame = pd.read_csv(
-            base / ds / f"{ds}_2k.log_structured_corrected.csv", dtype=str, keep_default_na=False
-        )
-        contents = frame["Content"].tolist()
-        t0 = time.perf_counter()
-        ids = TemplateMiner().fit_match(contents)
-        ours_s = time.perf_counter() - t0
-        d3_ids, d3_s = _drain3_ids(contents)
-        doc_ids, _ = _drain3_ids(contents, "docs")
-        acc = grouping_accuracy(frame["EventId"], ids)
-        base_acc = grouping_accuracy(frame["EventId"], d3_ids)
-        doc_acc = grouping_accuracy(frame["EventId"], doc_ids)
+        extra: dict[str, object] = {}
+        ours_s = d3_s = 0.0
+        for variant in GROUND_TRUTHS:
+            frame = _ground_truth(ds, variant)
+            contents = frame["Content"].tolist()
+            t0 = time.perf_counter()
+            TemplateMiner().fit_match(contents)
+            ours_s += time.perf_counter() - t0
+            ours = _halves(frame, lambda c: TemplateMiner().fit_match(c))
+            d3_ids, seconds = _drain3_ids(contents)
+            d3_s += seconds
+            doc_ids, _ = _drain3_ids(contents, "docs")
+            base = round(grouping_accuracy(frame["EventId"], d3_ids), 4)
+            for half, value in ours.items():
+                extra[f"accuracy_{variant}_{half}"] = value
+                scores[half].append(value)
+            extra[f"baseline_accuracy_{variant}"] = base
+            extra[f"baseline_accuracy_docs_config_{variant}"] = round(
+                grouping_accuracy(frame["EventId"], doc_ids), 4
+            )
+            baseline_scores.append(base)
+            per_set[f"{ds}/{variant}"] = ours["full"]
+        full = [extra[f"accuracy_{v}_full"] for v in GROUND_TRUTHS]
+        base = [extra[f"baseline_accuracy_{v}"] for v in GROUND_TRUTHS]
         records.append(
             record(
                 f"templates_accuracy_{ds}",
-                len(contents),
+                2 * len(contents),
                 ours_s,
                 "messages/s",
-                len(contents) / d3_s,
-                ">= drain3 accuracy",
-                accuracy=round(acc, 4),
-                baseline_accuracy=round(base_acc, 4),
-                baseline_accuracy_docs_config=round(doc_acc, 4),
-                meets_target=bool(acc >= max(base_acc, doc_acc)),
+                2 * len(contents) / d3_s,
+                ">= drain3 accuracy on both ground truths",
+                accuracy=extra["accuracy_loghub2_corrected_full"],
+                **extra,
+                meets_target=bool(all(a >= b for a, b in zip(full, base, strict=True))),
             )
         )
+    mean = {half: round(sum(v) / len(v), 4) for half, v in scores.items()}
+    records.append(
+        record(
+            "templates_accuracy_mean",
+            len(scores["full"]),
+            sum(r["seconds"] for r in records),
+            "files/s",
+            None,
+            f"mean grouping accuracy >= {TARGET_MEAN} over 4 Loghub sets x 2 ground truths",
+            accuracy=mean["full"],
+            accuracy_dev=mean["dev"],
+            accuracy_report=mean["report"],
+            baseline_accuracy=round(sum(baseline_scores) / len(baseline_scores), 4),
+            per_set=per_set,
+            sets=list(DATASETS),
+            ground_truths={v: f"{folder}/<set>/{pattern}" for v, (folder, pattern) in GROUND_TRUTHS.items()},
+            split=f"dev = first {DEV_LINES} lines of each file (rules chosen there), report = the rest",
+            meets_target=bool(mean["full"] >= TARGET_MEAN),
+        )
+    )
     return records
 
 

@@ -5,7 +5,13 @@ Public API: :func:`mask_message`, :class:`TemplateMiner`, :func:`grouping_accura
 
 from mlops_assets.lib.templates.accuracy import grouping_accuracy
 from mlops_assets.lib.templates.masking import WILDCARD, mask_array, mask_message
-from mlops_assets.lib.templates.miner import FORMAT_VERSION, OVERFLOW_ID, OVERFLOW_TEMPLATE, TemplateMiner
+from mlops_assets.lib.templates.miner import (
+    FORMAT_VERSION,
+    OVERFLOW_ID,
+    OVERFLOW_TEMPLATE,
+    TemplateMiner,
+    TemplateStateVersionError,
+)
 
 __all__ = [
     "FORMAT_VERSION",
@@ -13,6 +19,7 @@ __all__ = [
     "OVERFLOW_TEMPLATE",
     "WILDCARD",
     "TemplateMiner",
+    "TemplateStateVersionError",
     "grouping_accuracy",
     "mask_array",
     "mask_message",

@@ -1,20 +1,25 @@
 """Masking of variable tokens, the first and cheapest step of template mining.
 
-Every run of "token characters" that contains an ASCII digit becomes ``<*>``: numbers, hex ids, IPs,
-ports, UUIDs, timestamps, PCI addresses, paths with digits, versions, sizes with units, quoted ids.
+Every run of "token characters" that contains an ASCII digit or two slashes becomes ``<*>``: numbers,
+hex ids, IPs, ports, UUIDs, timestamps, PCI addresses, versions, sizes with units, quoted ids, and file
+paths / URL paths (``/var/lib/app/data.db``; one slash as in ``I/O`` or ``samples/s`` is a word).
 Token characters are everything except whitespace and the separators ``= , ( ) [ ] { } " ' < > : ;``,
 so ``uid=0`` keeps its key (``uid=<*>``) and ``12:01:01`` becomes ``<*>:<*>:<*>``. Masking first means
 the clustering step only sees the few DISTINCT masked strings instead of every line (DESIGN.md §5).
 
 The same pattern runs in two engines that agree byte for byte (tested): Python ``re`` for one message
 and pyarrow's RE2 kernel for whole batches (one C++ pass, no per-line Python work). Classes are spelled
-out in ASCII because ``\\s``/``\\d`` differ between the two engines on non-ASCII text.
+out in ASCII because ``\\s``/``\\d`` differ between the two engines on non-ASCII text. Large batches
+are masked in slices on a small thread pool (RE2 releases the GIL); a row's result does not depend on
+the slicing (tested).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -23,7 +28,10 @@ import pyarrow.compute as pc
 
 WILDCARD = "<*>"
 _TOKEN_CHAR = r"[^ \t\n\r\f\x0b=,()\[\]{}\"'<>:;]"
-MASK_PATTERN = f"{_TOKEN_CHAR}*[0-9]{_TOKEN_CHAR}*"
+# A run starts at its first token character (leftmost match, greedy), so either branch masks it whole.
+MASK_PATTERN = f"{_TOKEN_CHAR}*[0-9]{_TOKEN_CHAR}*|{_TOKEN_CHAR}*/{_TOKEN_CHAR}*/{_TOKEN_CHAR}*"
+PARALLEL_MIN_ROWS = 200_000
+_THREADS = max(1, min(4, os.cpu_count() or 1))
 _MASK_RE = re.compile(MASK_PATTERN)
 
 
@@ -55,20 +63,38 @@ def _to_text(value: object) -> str:
     return str(value)
 
 
-def mask_array(messages: Sequence[object] | pd.Series | np.ndarray | pa.Array) -> pa.Array:
-    """Vectorised :func:`mask_message` over a batch (one RE2 pass in C++)."""
+def mask_array(
+    messages: Sequence[object] | pd.Series | np.ndarray | pa.Array, *, min_rows: int = PARALLEL_MIN_ROWS
+) -> pa.Array | pa.ChunkedArray:
+    """Vectorised :func:`mask_message` over a batch (RE2 in C++, sliced over threads from ``min_rows``)."""
     arr = _as_string_array(messages)
+    if _THREADS == 1 or len(arr) < max(min_rows, 2):
+        return _mask(arr)
+    step = -(-len(arr) // _THREADS)
+    slices = [arr.slice(start, step) for start in range(0, len(arr), step)]
+    with ThreadPoolExecutor(len(slices)) as pool:
+        return pa.chunked_array(list(pool.map(_mask, slices)), type=pa.string())
+
+
+def _mask(arr: pa.Array) -> pa.Array:
     return pc.replace_substring_regex(arr, pattern=MASK_PATTERN, replacement=WILDCARD)
 
 
 def distinct_masked(
-    messages: Sequence[object] | pd.Series | np.ndarray | pa.Array,
+    messages: Sequence[object] | pd.Series | np.ndarray | pa.Array, *, min_rows: int = PARALLEL_MIN_ROWS
 ) -> tuple[list[str], np.ndarray]:
     """Distinct masked strings in first-appearance order and, per message, the index into them.
 
     First-appearance order makes clustering (and therefore template ids) deterministic for a given
     input order, in every process.
     """
-    encoded = pc.dictionary_encode(mask_array(messages))
+    encoded = pc.dictionary_encode(mask_array(messages, min_rows=min_rows))
+    if isinstance(encoded, pa.ChunkedArray):
+        # chunks have their own dictionaries: unify them (first-appearance order is kept)
+        encoded = encoded.unify_dictionaries()
+        dictionary = encoded.chunk(0).dictionary if encoded.num_chunks else pa.array([], pa.string())
+        chunks = [c.indices.to_numpy(zero_copy_only=False) for c in encoded.chunks]
+        indices = np.concatenate(chunks).astype(np.int64, copy=False) if chunks else np.empty(0, np.int64)
+        return dictionary.to_pylist(), indices
     indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
     return encoded.dictionary.to_pylist(), indices

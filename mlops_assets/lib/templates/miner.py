@@ -3,12 +3,13 @@
 Pipeline per batch: mask every message (one RE2 pass), dictionary-encode the masked strings, cluster
 only the distinct ones (usually hundreds per million lines), then broadcast ids back with numpy.
 
-Clustering rule (Drain, He et al. 2017, on masked tokens): a masked string may join a cluster with the
-same token count and the same first token when the share of positions where the cluster template equals
-its token is >= ``sim_threshold``; joining turns every differing position into ``<*>``. Two kinds of
-differing tokens are structure and forbid the join (``_distinct_values``): a token with no letter or
-digit against another punctuation, and ``key=`` values with different punctuation skeletons. Templates
-only ever generalise, so every string assigned earlier still fits its cluster.
+Clustering rule (Drain, He et al. 2017, on masked tokens): a masked string may join a cluster in its
+bucket (token count and the first two tokens, Drain's default tree depth 4; ``rules.bucket_key``) when
+the share of positions where the cluster template equals its token is >= ``sim_threshold``; joining
+turns every differing position into ``<*>``. Some differing tokens are structure and forbid the join
+(``rules.distinct_values``): bare punctuation, text around a masked value, clause/label words, ``key=``
+values with different punctuation skeletons. Templates only ever generalise, so every string assigned
+earlier still fits its cluster.
 
 Template id rule: ``"T" + sha1(first masked representative).hexdigest()[:10]`` - the masked string that
 created the cluster. It depends on nothing else, so it is identical across processes, and fitting
@@ -21,20 +22,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
 from mlops_assets.lib.templates.masking import WILDCARD, distinct_masked
+from mlops_assets.lib.templates.rules import bucket_key, distinct_values
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 OVERFLOW_ID = "T_overflow"
 OVERFLOW_TEMPLATE = "<overflow: template cap reached>"
-_UNIT_PREFIX = re.compile(r"[\w@.\\-]+\.(service|socket|mount|timer|scope|slice|target|path|device|swap):")
+
+
+class TemplateStateVersionError(ValueError):
+    """A saved miner state from another format version: it must be re-mined, not reused."""
 
 
 @dataclass
@@ -72,7 +75,7 @@ class TemplateMiner:
         self.overflow_count = 0
         self._clusters: list[_Cluster] = []
         self._by_id: dict[str, int] = {}
-        self._buckets: dict[tuple[int, str], list[int]] = {}
+        self._buckets: dict[tuple[int, str, str], list[int]] = {}
         # masked string -> template id it was assigned when learned (bounded by max_cache)
         self._assigned: dict[str, str] = {}
 
@@ -99,8 +102,8 @@ class TemplateMiner:
         """Template id per message, or None where no known template fits. Never changes the miner.
 
         A message fits when it was seen in ``fit`` or when ``fit`` would put it into an existing cluster
-        (same length and first token, similarity >= threshold); anything that would open a new cluster
-        is None - a "new template" signal downstream. Strings that ``fit`` sent to the overflow bucket
+        (same bucket, similarity >= threshold); anything that would open a new cluster is None - a
+        "new template" signal downstream. Strings that ``fit`` sent to the overflow bucket
         keep ``OVERFLOW_ID``.
         """
         distinct, indices = distinct_masked(messages)
@@ -146,9 +149,10 @@ class TemplateMiner:
         state = json.loads(text)
         version = state.get("format_version") if isinstance(state, dict) else None
         if version != FORMAT_VERSION:
-            raise ValueError(
-                f"template miner state has format_version {version!r}, this code reads {FORMAT_VERSION}: "
-                "re-fit the miner (re-materialize the templates asset) with this version"
+            raise TemplateStateVersionError(
+                f"template miner state has format_version {version!r}, this code reads {FORMAT_VERSION} "
+                "(version 2 changed the clustering rules, so old template ids cannot be kept): re-mine the "
+                "templates from scratch (delete the saved state, re-materialize `log_templates`) and retrain"
             )
         miner = cls(state["sim_threshold"], state["max_templates"], state["max_cache"])
         miner.overflow_count = int(state["overflow_count"])
@@ -199,16 +203,16 @@ class TemplateMiner:
 
     def _add_cluster(self, cluster: _Cluster) -> None:
         self._by_id[cluster.template_id] = len(self._clusters)
-        self._buckets.setdefault(_bucket_key(cluster.tokens), []).append(len(self._clusters))
+        self._buckets.setdefault(bucket_key(cluster.representative.split()), []).append(len(self._clusters))
         self._clusters.append(cluster)
 
     def _best_cluster(self, tokens: list[str]) -> int | None:
-        """Most similar cluster in the (length, first token) bucket above the threshold, if any.
+        """Most similar cluster in the (length, first two tokens) bucket above the threshold, if any.
 
         Ties go to the cluster with fewer wildcards, then to the older one, so the choice is
         deterministic.
         """
-        candidates = self._buckets.get(_bucket_key(tokens))
+        candidates = self._buckets.get(bucket_key(tokens))
         if not candidates:
             return None
         n = len(tokens)
@@ -224,7 +228,7 @@ class TemplateMiner:
                     same += 1
                 elif t == WILDCARD:
                     wild += 1
-                elif _distinct_values(t, m):
+                elif distinct_values(t, m):
                     break  # this cluster can never hold the message
             else:
                 key = (same, -wild)
@@ -233,52 +237,3 @@ class TemplateMiner:
         if best_key is not None and best_key[0] / n >= self.sim_threshold:
             return best
         return None
-
-
-_KEY_VALUE = re.compile(r"([A-Za-z_][\w.\-]*)=(.*)")
-_WORDISH = re.compile(r"<\*>|[A-Za-z0-9_.\-/@]+")
-_NO_WORD = re.compile(r"[^A-Za-z0-9]*")
-
-
-def _skeleton(token: str) -> str:
-    """Punctuation left when words, host names, paths and masked values are removed."""
-    return _WORDISH.sub("", token)
-
-
-@lru_cache(maxsize=1 << 16)
-def _distinct_values(template: str, token: str) -> bool:
-    """True when two differing tokens are different events, so no ``<*>`` may cover both.
-
-    Drain merges any two differing tokens; two cases are structure, not parameter values:
-
-    - a token with no letter or digit (``****`` of an unreadable sensor, ``--``) against a token
-      with another punctuation skeleton (a masked value ``<*>``): it carries no value to vary;
-    - ``key=a`` vs ``key=b`` whose values have different skeletons: ``tty=:<*>`` (an X display) vs
-      ``tty=NODEVssh``; ``rhost=`` (empty) stays mergeable with ``rhost=<*>``.
-    """
-    bare = (_NO_WORD.fullmatch(template) and WILDCARD not in template) or (
-        _NO_WORD.fullmatch(token) and WILDCARD not in token
-    )
-    if bare:
-        return _skeleton(template) != _skeleton(token)
-    a, b = _KEY_VALUE.fullmatch(template), _KEY_VALUE.fullmatch(token)
-    if not (a and b and a.group(1) == b.group(1)):
-        return False
-    return _skeleton(a.group(2)) != _skeleton(b.group(2))
-
-
-def _bucket_key(tokens: list[str]) -> tuple[int, str]:
-    """Drain's first tree levels: token count, then the first token.
-
-    Two first tokens are data, not structure, so only their shape is the key: ``key=value`` keys on
-    ``key=``, and a systemd unit prefix (``nginx.service:``, ``data.mount:``) keys on ``<unit>:``.
-    """
-    if not tokens:
-        return (0, "")
-    first = tokens[0]
-    eq = first.find("=")
-    if eq > 0:
-        return (len(tokens), first[: eq + 1])
-    if _UNIT_PREFIX.fullmatch(first):
-        return (len(tokens), "<unit>:")
-    return (len(tokens), first)

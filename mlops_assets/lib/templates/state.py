@@ -11,6 +11,7 @@ import json
 
 from mlops_assets.lib.storage.partition_store import atomic_write_text, exists, join, read_bytes
 from mlops_assets.lib.templates import TemplateMiner
+from mlops_assets.lib.templates.miner import TemplateStateVersionError
 
 CURRENT = "templates/current.json"
 SEEN = "templates/seen.json"
@@ -27,14 +28,23 @@ def load_template_miner(storage_root: str) -> TemplateMiner:
         raise FileNotFoundError(
             f"no template miner state at {path}: materialize the `log_templates` asset first"
         )
-    return TemplateMiner.from_json(read_bytes(path).decode("utf-8"))
+    return _read(storage_root, path)
 
 
 def load_or_new_miner(storage_root: str, **params: object) -> TemplateMiner:
     path = template_state_path(storage_root)
-    return (
-        TemplateMiner.from_json(read_bytes(path).decode("utf-8")) if exists(path) else TemplateMiner(**params)
-    )
+    return _read(storage_root, path) if exists(path) else TemplateMiner(**params)
+
+
+def _read(storage_root: str, path: str) -> TemplateMiner:
+    """Load a saved miner; a state of another format version fails with the paths to remove."""
+    try:
+        return TemplateMiner.from_json(read_bytes(path).decode("utf-8"))
+    except TemplateStateVersionError as exc:
+        raise TemplateStateVersionError(
+            f"{path}: {exc}. To re-mine: remove {path} and {join(storage_root, SEEN)}, re-materialize "
+            "`log_templates`, then the features and the detector that use template ids"
+        ) from exc
 
 
 def load_seen(storage_root: str) -> set[str]:
