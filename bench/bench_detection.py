@@ -49,10 +49,13 @@ WEEK_SEED = 103
 TRAIN_H, SCORE_H, WEEK_H = 48, 24, 120
 HOSTS = [host_name(i) for i in range(2)]
 GPUS = {h: len(host_models("mixed", i, 8)) for i, h in enumerate(HOSTS)}
+ROOM_RISE_C = 5.0  # the room warms by this much on the fault-free week's last day (all cards at once)
 FULL_LOAD = (("gpu-node-01", 0, 24 + 10, 24 + 13), ("gpu-node-02", 6, 72 + 20, 72 + 23))  # hours after TE
 
 
-def _scenario(seed: int, score_h: int, faults: bool, root: Path):
+def _scenario(seed: int, score_h: int, faults: bool, root: Path, ambient_day: int | None = None):
+    """Simulate, then features through the backtest's path. ``ambient_day``: from the start of that
+    scored day (0-based) on, the room is ROOM_RISE_C warmer (an environment change, not a fault)."""
     start = DEFAULT_START
     te = start + timedelta(hours=TRAIN_H)
     se = te + timedelta(hours=score_h)
@@ -62,9 +65,10 @@ def _scenario(seed: int, score_h: int, faults: bool, root: Path):
         if faults
         else [(h, g, te + timedelta(hours=a), te + timedelta(hours=b)) for h, g, a, b in FULL_LOAD]
     )
+    ambient = None if ambient_day is None else (te + timedelta(days=ambient_day), ROOM_RISE_C)
     simulate(
         root, hosts=2, hours=TRAIN_H + score_h, seed=seed, start=start, faults=sched, fleet="mixed",
-        realdata=REALDATA, reboots_per_day=1.0, full_load=full,
+        realdata=REALDATA, reboots_per_day=1.0, full_load=full, ambient=ambient,
     )  # fmt: skip
     src = DirectorySource(root)
     miner, gpus = mine_and_count_gpus(src, HOSTS, start, te)
