@@ -203,13 +203,14 @@ def _robust_scale(resid: np.ndarray) -> float:
 
 def peer_relative(own: np.ndarray, cards: list[int], window: int = PEER_WINDOW) -> np.ndarray:
     """Each card's residual minus the common mode of the OTHER ``cards``: the median of their residuals
-    at each row, then the median of that over the last ``window`` rows (the room changes over tens of
-    minutes; a peer's few-minute load-step transient must not read as this card's heat). The own
-    residual stands where no other card has one in the window."""
+    at the row, or the median of that over the last ``window`` rows when it is larger. The larger of
+    the two: a room that warms cancels at once, and a peer's few-minute load-step transient (cooler
+    than its fit for a while) does not read as this card's heat. The own residual stands where no
+    other card has one in the window."""
     out = own.copy()
     for i in cards:
         med = _row_median(own[:, [j for j in cards if j != i]])
-        common = _row_median(_trailing(med, window))
+        common = np.fmax(med, _row_median(_trailing(med, window)))
         out[:, i] = np.where(np.isnan(common), own[:, i], own[:, i] - common)
     return out
 
