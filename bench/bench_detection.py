@@ -178,9 +178,16 @@ def run() -> list[dict]:
         wk_scores = score(model, sf, sc)
         wk = _measure(wk_scores, labels, sf)
         room = _room_day(wk_scores, room_day)
-        hot = _near(wk_scores, [(h, s, e) for h, _, s, e in full], "0min") & wk_scores["is_anomaly"].to_numpy(
-            bool
-        )
+        flagged = wk_scores["is_anomaly"].to_numpy(bool)
+        hot = _near(wk_scores, [(h, s, e) for h, _, s, e in full], "0min") & flagged
+        # the target is about the hot card: alarms during the job that name its GPU (an ssh burst in
+        # the journal during the job is counted in hot, not here)
+        card = np.zeros(len(wk_scores), bool)
+        for h, g, s, e in full:
+            card |= (
+                _near(wk_scores, [(h, s, e)], "0min") & (wk_scores["gpu_index"] == g).fillna(False).to_numpy()
+            )
+        hot_card = card & flagged
     recall = {k: float(np.mean(v)) for k, v in per_kind.items() if v}
     fa_day = fa / days
     boots_per = boot_alarms / boots if boots else 0.0
@@ -219,7 +226,8 @@ def run() -> list[dict]:
             "<= 1 false alarm per host-day over 5 fault-free days; hot cards under full load are no alarm",
             false_alarms_per_host_day=round(week_fa, 3), alarm_minutes_share=round(float(wk_scores["is_anomaly"].mean()), 5),
             boots=wk["boots"], boot_alarms=wk["boot_alarms"], full_load_alarm_windows=int(hot.sum()),
-            meets_target=week_fa <= 1.0 and int(hot.sum()) == 0, seed=WEEK_SEED, **load,
+            full_load_alarm_windows_on_the_card=int(hot_card.sum()),
+            meets_target=week_fa <= 1.0 and int(hot_card.sum()) == 0, seed=WEEK_SEED, **load,
             false_alarms_per_host_day_before_room_rise=room["before_per_host_day"],
         ),
         record(

@@ -162,15 +162,25 @@ class ThermalBaseline:
         for a, b, h in zip(cuts[:-1], cuts[1:], run_hosts, strict=True):
             st = None if starts_ns is None else starts_ns[a:b]
             own = self._own(x[a:b], columns, h, st, None if hours is None else hours[a:b])
+            shed = np.isnan(own) & ~np.isnan(self._own(x[a:b], columns, h, st, None, mask_shed=False))
             if h in self.relative:
                 own = peer_relative(own, [i for i in range(MAX_GPUS) if (h, i) in self.coef])
-            out[a:b] = own
+            # a card that just shed load is neutral (0), not missing: the sustained term's trailing means
+            # must not be taken over the hot rows before it only
+            out[a:b] = np.where(shed, 0.0, own)
         return out
 
     def _own(
-        self, x: np.ndarray, columns: list[str], host: str, st: np.ndarray | None, hours: np.ndarray | None
+        self,
+        x: np.ndarray,
+        columns: list[str],
+        host: str,
+        st: np.ndarray | None,
+        hours: np.ndarray | None,
+        mask_shed: bool = True,
     ) -> np.ndarray:
-        """Own-baseline residual of each card of one host's rows (NaN for cards without a baseline)."""
+        """Own-baseline residual of each card of one host's rows (NaN for cards without a baseline, and
+        where the card just shed load unless ``mask_shed`` is False)."""
         out = np.full((len(x), MAX_GPUS), np.nan)
         for i in range(MAX_GPUS):
             coef = self.coef.get((host, i))
@@ -182,7 +192,7 @@ class ThermalBaseline:
             off = self.hourly.get((host, i))
             if off is not None and hours is not None:
                 r = r - off[hours]
-            out[:, i] = np.where(shed_load(p), np.nan, r)
+            out[:, i] = np.where(shed_load(p), np.nan, r) if mask_shed else r
         return out
 
     def gpu_scale(self, host: str) -> np.ndarray:
@@ -203,15 +213,18 @@ def _robust_scale(resid: np.ndarray) -> float:
 
 def peer_relative(own: np.ndarray, cards: list[int], window: int = PEER_WINDOW) -> np.ndarray:
     """Each card's residual minus the common mode of the OTHER ``cards``: the median of their residuals
-    at the row, or the median of that over the last ``window`` rows when it is larger. The larger of
-    the two: a room that warms cancels at once, and a peer's few-minute load-step transient (cooler
-    than its fit for a while) does not read as this card's heat. The own residual stands where no
-    other card has one in the window."""
+    at the row, or the median of that over the last ``window`` rows when it is larger, and never less
+    than zero. The larger of the two: a room that warms cancels at once, and a peer's few-minute
+    load-step transient (cooler than its fit for a while) does not read as this card's heat. So the
+    relative excess is never above the own one. The own residual stands where no other card has one
+    in the window."""
     out = own.copy()
     for i in cards:
         med = _row_median(own[:, [j for j in cards if j != i]])
         common = np.fmax(med, _row_median(_trailing(med, window)))
-        out[:, i] = np.where(np.isnan(common), own[:, i], own[:, i] - common)
+        # never below zero: peers cooler than their fits (a colder room, the start of a range whose lag
+        # terms have no history) say nothing about this card's heat; the comparison only explains heat away
+        out[:, i] = own[:, i] - np.nan_to_num(np.fmax(common, 0.0), nan=0.0)
     return out
 
 

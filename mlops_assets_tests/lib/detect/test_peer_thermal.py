@@ -77,6 +77,8 @@ def test_peer_common_mode_cancels_and_a_peer_transient_does_not_heat_its_sibling
     own[20:23, 0] = -4.0  # card 0's load step: 3 windows cooler than its fit predicts
     rel = peer_relative(own, [0, 1])
     assert np.abs(rel[20:23, 1]).max() < 1e-9  # the trailing median of its peer holds the room's +5
+    own[:, 1] = -6.0  # a peer cooler than its fit (a colder corner, a range start) never heats its sibling
+    assert np.array_equal(peer_relative(own, [0, 1])[:, 0], own[:, 0])
     own[:, 1] = np.nan  # no peer at all: the own residual stands
     assert np.array_equal(peer_relative(own, [0, 1])[:, 0], own[:, 0], equal_nan=True)
 
