@@ -161,8 +161,8 @@ class ThermalBaseline:
         hours = hours_of(starts_ns)
         for a, b, h in zip(cuts[:-1], cuts[1:], run_hosts, strict=True):
             st = None if starts_ns is None else starts_ns[a:b]
-            own = self._own(x[a:b], columns, h, st, None if hours is None else hours[a:b])
-            shed = np.isnan(own) & ~np.isnan(self._own(x[a:b], columns, h, st, None, mask_shed=False))
+            shed = np.zeros((b - a, MAX_GPUS), bool)
+            own = self._own(x[a:b], columns, h, st, None if hours is None else hours[a:b], shed)
             if h in self.relative:
                 own = peer_relative(own, [i for i in range(MAX_GPUS) if (h, i) in self.coef])
             # a card that just shed load is neutral (0), not missing: the sustained term's trailing means
@@ -177,10 +177,10 @@ class ThermalBaseline:
         host: str,
         st: np.ndarray | None,
         hours: np.ndarray | None,
-        mask_shed: bool = True,
+        shed: np.ndarray | None = None,
     ) -> np.ndarray:
         """Own-baseline residual of each card of one host's rows (NaN for cards without a baseline, and
-        where the card just shed load unless ``mask_shed`` is False)."""
+        where the card just shed load with a reading: those rows are also set in ``shed`` when given)."""
         out = np.full((len(x), MAX_GPUS), np.nan)
         for i in range(MAX_GPUS):
             coef = self.coef.get((host, i))
@@ -192,7 +192,10 @@ class ThermalBaseline:
             off = self.hourly.get((host, i))
             if off is not None and hours is not None:
                 r = r - off[hours]
-            out[:, i] = np.where(shed_load(p), np.nan, r) if mask_shed else r
+            masked = shed_load(p)
+            if shed is not None:
+                shed[:, i] = masked & ~np.isnan(r)
+            out[:, i] = np.where(masked, np.nan, r)
         return out
 
     def gpu_scale(self, host: str) -> np.ndarray:
