@@ -108,10 +108,7 @@ def model_incidents(
         start, end = pd.Timestamp(g["window_start"].iloc[0]), pd.Timestamp(g["window_start"].iloc[-1]) + w
         name = str(g["host"].iloc[0])
         sources = sorted(
-            {
-                (REGISTRY[f["feature"]].source if f["feature"] in REGISTRY else "logs")
-                for f in lead
-            }
+            {(REGISTRY[f["feature"]].source if f["feature"] in REGISTRY else "logs") for f in lead}
         )
         where = f"{name} GPU {gpu}" if gpu is not None else name
         text = f"{where}: {kind.replace('_', ' ')} for {len(g)} min ({layer} layer); " + ", ".join(
