@@ -12,6 +12,9 @@ templates mined on the training range, sources/offline.py features, lib/detect t
 - fault-free week (WEEK_SEED): train 48 h, score 5 days with no fault, two long full-load jobs on a
   card that never ran at full load in training (the 3090, an H100): false alarms per host-day, alarm
   minutes, and alarms during the full-load jobs (a hot card under full load is not a fault).
+- room rise: the fault-free week's last day has the room ROOM_RISE_C warmer for every card at once
+  (an environment change, not a fault): alarms per host on that day, for each host (the home box and
+  the H100 node; the temperature excess is relative to the host's other cards).
 - forest share: the same fault days scored with ``ModelParams(forest=True)``: how many alarms the
   forest layer raises and whether it adds recall.
 DEV_SEEDS were used to choose the parameters; nothing here is reported on them.
@@ -20,6 +23,7 @@ Run: .venv/bin/python bench/run.py detection   (~10-20 min on 2 shared cores; sk
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
@@ -49,10 +53,13 @@ WEEK_SEED = 103
 TRAIN_H, SCORE_H, WEEK_H = 48, 24, 120
 HOSTS = [host_name(i) for i in range(2)]
 GPUS = {h: len(host_models("mixed", i, 8)) for i, h in enumerate(HOSTS)}
+ROOM_RISE_C = 5.0  # the room warms by this much on the fault-free week's last day (all cards at once)
 FULL_LOAD = (("gpu-node-01", 0, 24 + 10, 24 + 13), ("gpu-node-02", 6, 72 + 20, 72 + 23))  # hours after TE
 
 
-def _scenario(seed: int, score_h: int, faults: bool, root: Path):
+def _scenario(seed: int, score_h: int, faults: bool, root: Path, ambient_day: int | None = None):
+    """Simulate, then features through the backtest's path. ``ambient_day``: from the start of that
+    scored day (0-based) on, the room is ROOM_RISE_C warmer (an environment change, not a fault)."""
     start = DEFAULT_START
     te = start + timedelta(hours=TRAIN_H)
     se = te + timedelta(hours=score_h)
@@ -62,9 +69,10 @@ def _scenario(seed: int, score_h: int, faults: bool, root: Path):
         if faults
         else [(h, g, te + timedelta(hours=a), te + timedelta(hours=b)) for h, g, a, b in FULL_LOAD]
     )
+    ambient = None if ambient_day is None else (te + timedelta(days=ambient_day), ROOM_RISE_C)
     simulate(
         root, hosts=2, hours=TRAIN_H + score_h, seed=seed, start=start, faults=sched, fleet="mixed",
-        realdata=REALDATA, reboots_per_day=1.0, full_load=full,
+        realdata=REALDATA, reboots_per_day=1.0, full_load=full, ambient=ambient,
     )  # fmt: skip
     src = DirectorySource(root)
     miner, gpus = mine_and_count_gpus(src, HOSTS, start, te)
@@ -116,6 +124,26 @@ def _measure(scores: pd.DataFrame, labels: pd.DataFrame, sf: pd.DataFrame) -> di
     }
 
 
+def _room_day(scores: pd.DataFrame, room_day: int) -> dict:
+    """Alarms (merged like incidents) per host on the room-rise day, and per host-day before it."""
+    s = scores.sort_values(["host", "window_start"], ignore_index=True)
+    t = pd.to_datetime(s["window_start"], utc=True)
+    day = ((t - t.min()).dt.total_seconds() // 86400).astype(int).to_numpy()
+    hosts, flag = s["host"].astype(str).to_numpy(), s["is_anomaly"].to_numpy(bool)
+    on, before = day == room_day, day < room_day
+    by_host, share = {}, {}
+    for h in sorted(set(hosts.tolist())):
+        r = on & (hosts == h)
+        by_host[h] = alarm_groups(hosts[r], flag[r], 5)
+        share[h] = round(float(flag[r].mean()), 5)
+    n_before = alarm_groups(hosts[before], flag[before], 5)
+    return {
+        "false_alarms_by_host": by_host,
+        "share_by_host": share,
+        "before_per_host_day": round(n_before / max(before.sum() / 1440.0, 1e-9), 3),
+    }
+
+
 def run() -> list[dict]:
     if not REALDATA.is_dir():
         raise FileNotFoundError(
@@ -144,19 +172,34 @@ def run() -> list[dict]:
             forest["false_alarms"] += mf["ev"]["false_alarms"] - m["ev"]["false_alarms"]
             forest["recall_gain"] += mf["ev"]["events_detected"] - m["ev"]["events_detected"]
         fault_s = time.perf_counter() - t0
-        tf, tc, sf, sc, labels, full = _scenario(WEEK_SEED, WEEK_H, False, Path(tmp) / "week")
+        room_day = WEEK_H // 24 - 1
+        tf, tc, sf, sc, labels, full = _scenario(WEEK_SEED, WEEK_H, False, Path(tmp) / "week", room_day)
         model = train(tf, tc)
         wk_scores = score(model, sf, sc)
         wk = _measure(wk_scores, labels, sf)
-        hot = _near(wk_scores, [(h, s, e) for h, _, s, e in full], "0min") & wk_scores["is_anomaly"].to_numpy(
-            bool
-        )
+        room = _room_day(wk_scores, room_day)
+        flagged = wk_scores["is_anomaly"].to_numpy(bool)
+        hot = _near(wk_scores, [(h, s, e) for h, _, s, e in full], "0min") & flagged
+        # the target is about the hot card: alarms during the job that name its GPU (an ssh burst in
+        # the journal during the job is counted in hot, not here)
+        card = np.zeros(len(wk_scores), bool)
+        for h, g, s, e in full:
+            card |= (
+                _near(wk_scores, [(h, s, e)], "0min") & (wk_scores["gpu_index"] == g).fillna(False).to_numpy()
+            )
+        hot_card = card & flagged
     recall = {k: float(np.mean(v)) for k, v in per_kind.items() if v}
     fa_day = fa / days
     boots_per = boot_alarms / boots if boots else 0.0
     week_fa = wk["ev"]["false_alarms_per_host_day"]
+    room_max = max(room["false_alarms_by_host"].values())
     n_fault = int(len(EVAL_SEEDS) * SCORE_H * 60 * len(HOSTS))
-    common = {"eval_seeds": list(EVAL_SEEDS), "dev_seeds_not_reported": list(DEV_SEEDS)}
+    # measured under load (2 cores shared with other jobs); the training budget is the default's
+    load = {
+        "load": round(os.getloadavg()[0], 2),
+        "train_alarm_budget": ModelParams().train_alarm_budget_per_host_day,
+    }
+    common = {"eval_seeds": list(EVAL_SEEDS), "dev_seeds_not_reported": list(DEV_SEEDS), **load}
     return [
         record(
             "detection_recall_by_kind", n_fault, fault_s, "windows/s", None, ">= 0.9 per fault kind (never-tuned seeds)",
@@ -183,7 +226,16 @@ def run() -> list[dict]:
             "<= 1 false alarm per host-day over 5 fault-free days; hot cards under full load are no alarm",
             false_alarms_per_host_day=round(week_fa, 3), alarm_minutes_share=round(float(wk_scores["is_anomaly"].mean()), 5),
             boots=wk["boots"], boot_alarms=wk["boot_alarms"], full_load_alarm_windows=int(hot.sum()),
-            meets_target=week_fa <= 1.0 and int(hot.sum()) == 0, seed=WEEK_SEED,
+            full_load_alarm_windows_on_the_card=int(hot_card.sum()),
+            meets_target=week_fa <= 1.0 and int(hot_card.sum()) == 0, seed=WEEK_SEED, **load,
+            false_alarms_per_host_day_before_room_rise=room["before_per_host_day"],
+        ),
+        record(
+            "detection_room_rise", len(wk_scores), time.perf_counter() - t0 - fault_s, "windows/s", None,
+            f"<= 1 false alarm per host-day on the day the room is {ROOM_RISE_C:+.0f} C warmer (all cards at once), "
+            "on the 8 x H100 node and the 2-card home box",
+            false_alarms_by_host=room["false_alarms_by_host"], alarm_minutes_share_by_host=room["share_by_host"],
+            room_day=room_day, rise_c=ROOM_RISE_C, meets_target=room_max <= 1.0, seed=WEEK_SEED, **load,
         ),
         record(
             "detection_forest_share", forest["alarm_windows"], fault_s, "windows/s", None,

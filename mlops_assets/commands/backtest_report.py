@@ -37,6 +37,7 @@ def summarize(
         "incidents": len(incidents),
         "incidents_by_kind": {str(k): int(v) for k, v in incidents["kind"].value_counts().items()},
         "health_only_hosts": list(model.training.get("health_only_hosts", [])),
+        "health_only_reasons": dict(model.training.get("health_only_reasons", {})),
         "incidents_by_layer": {str(k): int(v) for k, v in incidents["layer"].value_counts().items()},
     }
     if labels is not None:

@@ -207,6 +207,7 @@ def anomaly_model(
             "dagster/column_schema": column_schema(((c, "float64") for c in model.columns), "model"),
             "dropped_zero_variance": dg.MetadataValue.json(model.dropped),
             "template_state_version": miner.state_version,
+            "health_only_hosts": dg.MetadataValue.json(model.training["health_only_reasons"]),
         }
     )
 
@@ -279,5 +280,6 @@ def deployed_model(
             ),
             "gates": dg.MetadataValue.json({k: bool(v["passed"]) for k, v in gates.items()}),
             "score_over_time": inline_png(read_bytes(ev["score_plot"]), f"v{version} held-out scores"),
+            "health_only_hosts": dg.MetadataValue.json(ev["training"].get("health_only_reasons", {})),
         }
     )

@@ -139,6 +139,7 @@ def score_host_hour(
         "max_score": float(scores["score"].max()) if len(scores) else 0.0,
         "model_version": version,
         "context_windows": context_rows,
+        "coverage": model.coverage(host),
     }
 
 
@@ -175,6 +176,9 @@ def anomaly_scores(
             "dagster/column_schema": next(iter(per.values()))["dagster/column_schema"],
             "anomalous_windows": sum(int(md["anomalous_windows"]) for md in per.values()),
             "model_version": version,
+            "health_only_hosts": dg.MetadataValue.json(
+                {h: model.coverage(h) for h in sorted({h for h, _ in done.results}) if not model.knows(h)}
+            ),
             "by_host_hour": dg.MetadataValue.json(
                 {
                     k: {"anomalous": md["anomalous_windows"], "max_score": md["max_score"]}

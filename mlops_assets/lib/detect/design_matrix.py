@@ -12,9 +12,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from mlops_assets.lib.features.registry import FEATURE_BY_NAME, per_gpu_base
-
-EXCESS_BASE = "gpu_temp_excess_c"
+from mlops_assets.lib.features.registry import DERIVED_BY_NAME, FEATURE_BY_NAME
 
 TPL_PREFIX = "tpl__"
 TPL_OTHER = "tpl_other"  # known templates outside the model's vocabulary
@@ -34,11 +32,11 @@ def worse_sign(name: str) -> float:
     """+1 when a rise of the column means a sicker host, -1 for a drop, 0 for neither (see Feature.worse).
 
     "both" columns get +1 here; their drop is judged by a second pass (lib/detect/layers.py). The
-    model's temperature-excess columns (lib/detect/baselines.py) are worse upwards.
+    model's derived columns (registry DERIVED_FEATURES: the temperature excess) carry their own.
     """
-    if name.startswith("tpl") or per_gpu_base(name) == EXCESS_BASE:
+    if name.startswith("tpl"):
         return 1.0
-    f = FEATURE_BY_NAME.get(name)
+    f = FEATURE_BY_NAME.get(name) or DERIVED_BY_NAME.get(name)
     return {"up": 1.0, "down": -1.0, "both": 1.0}.get(f.worse, 0.0) if f is not None else 0.0
 
 

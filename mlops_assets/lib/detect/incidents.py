@@ -15,7 +15,9 @@ import numpy as np
 import pandas as pd
 
 from mlops_assets.lib.contracts.tables import INCIDENTS, conform, empty_frame
-from mlops_assets.lib.features.registry import FEATURE_BY_NAME, per_gpu_base
+from mlops_assets.lib.features.registry import DERIVED_BY_NAME, FEATURE_BY_NAME, per_gpu_base
+
+REGISTRY = {**FEATURE_BY_NAME, **DERIVED_BY_NAME}  # the model's temperature excess is a GPU source
 
 # (feature names or per-GPU bases, kind, action): first match of the incident's strongest feature wins
 FAMILIES: tuple[tuple[tuple[str, ...], str, str], ...] = (
@@ -106,10 +108,7 @@ def model_incidents(
         start, end = pd.Timestamp(g["window_start"].iloc[0]), pd.Timestamp(g["window_start"].iloc[-1]) + w
         name = str(g["host"].iloc[0])
         sources = sorted(
-            {
-                (FEATURE_BY_NAME[f["feature"]].source if f["feature"] in FEATURE_BY_NAME else "logs")
-                for f in lead
-            }
+            {(REGISTRY[f["feature"]].source if f["feature"] in REGISTRY else "logs") for f in lead}
         )
         where = f"{name} GPU {gpu}" if gpu is not None else name
         text = f"{where}: {kind.replace('_', ' ')} for {len(g)} min ({layer} layer); " + ", ".join(

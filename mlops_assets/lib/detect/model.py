@@ -134,6 +134,13 @@ class TrainedModel:
         """Whether ``host`` has a learned baseline (None = no host column: pooled statistics)."""
         return host is None or host in self.hosts
 
+    def coverage(self, host: str | None) -> str:
+        """What judges ``host``'s windows: the model with the health rules, or the rules alone and why."""
+        if self.knows(host):
+            return "model + health rules"
+        why = self.training.get("health_only_reasons", {}).get(host, "host not in the training range")
+        return f"health rules only: {why}"
+
     def threshold_of(self, host: str | None) -> tuple[float, float]:
         return (
             self.thresholds.get(host, self.pooled_thresholds) if host is not None else self.pooled_thresholds
@@ -227,14 +234,17 @@ def train(
     steady = ~boot
     model.pooled = baseline_stats(xe[steady], model.eval_columns, params, masks)
     model.median, model.scale = model.pooled.center, model.pooled.scale
-    health_only = []
+    health_only: dict[str, str] = {}
     for h in sorted(set(hosts.tolist())):
         rows = (hosts == h) & steady
         if rows.sum() >= params.min_host_windows:
             model.hosts[h] = baseline_stats(xe[rows], model.eval_columns, params, masks, thermal.gpu_scale(h))
             model.host_median[h], model.host_scale[h] = model.hosts[h].center, model.hosts[h].scale
         else:
-            health_only.append(h)
+            health_only[h] = (
+                f"{int(rows.sum())} steady training windows < {params.min_host_windows} (min_host_windows): "
+                "no learned baseline, health rules only"
+            )
     if boot.sum() >= MIN_BOOT_WINDOWS:
         b = baseline_stats(xe[boot], model.eval_columns, params, masks)
         with np.errstate(all="ignore"), warnings.catch_warnings():
@@ -268,7 +278,9 @@ def train(
     model.training = {
         "rows": len(features),
         "hosts": sorted(set(hosts.tolist())),
-        "health_only_hosts": health_only,
+        "health_only_hosts": sorted(health_only),
+        "health_only_reasons": health_only,
+        "peer_relative_thermal_hosts": sorted(thermal.relative),
         "per_host_thresholds": sorted(model.thresholds),
         "host_days": host_days,
         "start": str(features["window_start"].min()),

@@ -283,6 +283,17 @@ HEALTH_FEATURES: tuple[Feature, ...] = tuple(
 FEATURES = FEATURES + HEALTH_FEATURES
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 FEATURE_BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURES}
+# Derived by the trained model, not by the window builder (no input column): lib/detect/baselines.py
+EXCESS_REASON = (
+    "a card hotter than its power predicts, relative to the median of the host's other cards at the "
+    "same minute (they share the inlet air: a warmer room lifts all alike and cancels); own-baseline "
+    "residual on 1-card hosts. Cooler than predicted is no failure this layer acts on"
+)
+DERIVED_FEATURES: tuple[Feature, ...] = tuple(
+    Feature(per_gpu_name(i, "temp_excess_c"), "degC", "gpu", f"GPU {i}'s temperature excess", "up", reason=EXCESS_REASON)
+    for i in range(MAX_GPUS)
+)  # fmt: skip
+DERIVED_BY_NAME: dict[str, Feature] = {f.name: f for f in DERIVED_FEATURES}
 KEY_COLUMNS = ("host", "window_start", "window_end")
 TEMPLATE_COUNT_COLUMNS = ("host", "window_start", "template_id", "count")
 
@@ -294,5 +305,7 @@ XID_GROUPS = {
 
 
 def feature_registry_frame() -> pd.DataFrame:
-    """The registry as a table (for docs, asset metadata and the MLflow run)."""
-    return pd.DataFrame([f.__dict__ for f in FEATURES])
+    """The registry as a table (for docs, asset metadata and the MLflow run); ``derived`` marks the
+    model's own columns."""
+    rows = [{**f.__dict__, "derived": False} for f in FEATURES]
+    return pd.DataFrame(rows + [{**f.__dict__, "derived": True} for f in DERIVED_FEATURES])

@@ -95,6 +95,7 @@ def test_scores_evidence_and_incidents(prepared: dict) -> None:
         result = _score(instance, prepared["resources"])
         md = result.asset_materializations_for_node("anomaly_scores")[0].metadata
         assert md["dagster/row_count"].value == 60 and md["model_version"].value == prepared["version"]
+        assert md["coverage"].value == "model + health rules"
 
         scores = store.read("scores", HOST, KEY)
         assert list(scores.columns) == list(SCORES) and len(scores) == 60
@@ -176,3 +177,22 @@ def test_an_hour_is_scored_with_the_end_of_the_previous_hour_as_context(prepared
         scores["score"].iloc[:4] > first_alone["score"]
     ).all()  # the run is 5+ windows long only with context
     assert "over_windows" in scores["top_features"].iloc[0]
+
+
+def test_a_host_the_champion_never_saw_is_shown_as_health_rules_only(prepared: dict) -> None:
+    store, young = PartitionStore(prepared["root"]), "h9"
+    hour, counts = synthetic(n=60, seed=3, hosts=(young,), start=HOUR)
+    hour.loc[5:8, "fan_min_pct"] = 0.0  # a stalled fan: the model cannot judge this host, the rules do
+    store.write("features", young, KEY, hour)
+    store.write("template_counts", young, KEY, counts)
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("hosts", [young])
+        result = dg.materialize(
+            [anomaly_scores],
+            instance=instance,
+            resources=prepared["resources"],
+            partition_key=dg.MultiPartitionKey({"host": young, "hour": KEY}),
+        )
+        md = result.asset_materializations_for_node("anomaly_scores")[0].metadata
+        assert md["coverage"].value == "health rules only: host not in the training range"
+        assert md["anomalous_windows"].value == 0
