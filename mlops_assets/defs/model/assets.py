@@ -21,7 +21,7 @@ from mlops_assets.lib.detect.model import ModelParams, train
 from mlops_assets.lib.detect.scoring import score
 from mlops_assets.lib.evaluate.evaluate import evaluate_candidate
 from mlops_assets.lib.evaluate.gates import gate_results
-from mlops_assets.lib.evaluate.heldout import cold_start_reason
+from mlops_assets.lib.evaluate.heldout import cold_start_reason, without_hosts, young_hosts
 from mlops_assets.lib.features.registry import feature_registry_frame
 from mlops_assets.lib.registry import aliases as registry
 from mlops_assets.lib.registry.serving import log_pyfunc, serving_example, unwrap
@@ -88,11 +88,17 @@ def anomaly_model(
     reason = cold_start_reason(split, min_train_days=config.min_train_days, holdout_days=config.holdout_days)
     if reason:
         return _cold_start(context, storage, reason, split)
+    young = young_hosts(split, min_train_days=config.min_train_days, holdout_days=config.holdout_days)
+    if young:  # trained and judged on the hosts with history; the young ones stay health-only
+        context.log.warning(f"left out of training and gates (health rules only): {young}")
+        split = without_hosts(split, set(young))
     keys = split.train_keys()
     features, counts = read_training(store, split)
     miner = load_template_miner(storage.root)
     params = ModelParams(top_k_templates=config.top_k_templates, n_estimators=config.n_estimators)
     model = train(features, counts, params)
+    model.training["health_only_reasons"] = {**young, **model.training["health_only_reasons"]}
+    model.training["health_only_hosts"] = sorted(model.training["health_only_reasons"])
     if config.degrade:
         model = degrade(model, features, counts, params, config.degrade)
     data, notes = heldout_from_storage(

@@ -58,20 +58,46 @@ def time_split(keys_by_host: dict[str, list[str]], *, holdout_days: float, train
     return TimeSplit(train, hold, cut, days)
 
 
+def young_hosts(split: TimeSplit, *, min_train_days: float, holdout_days: float) -> dict[str, str]:
+    """Hosts without ``min_train_days`` of training history before the held-out days, with why.
+
+    They are left out of training and of the gates (health rules cover them) instead of holding the
+    whole fleet in cold start: a box added last night must not keep the others without a model.
+    """
+    young = {}
+    for h in sorted(split.history_days):
+        days = round(len(split.train.get(h, [])) / 24.0, 2)
+        if days < min_train_days or not split.holdout.get(h):
+            held = "no held-out hours" if not split.holdout.get(h) else f"{days:g} training days"
+            young[h] = (
+                f"{held} < {min_train_days:g} training + {holdout_days:g} held-out day(s): "
+                "no learned baseline yet, health rules only"
+            )
+    return young
+
+
+def without_hosts(split: TimeSplit, hosts: set[str]) -> TimeSplit:
+    """The split restricted to the other hosts (their history days kept for the record)."""
+    return TimeSplit(
+        {h: ks for h, ks in split.train.items() if h not in hosts},
+        {h: ks for h, ks in split.holdout.items() if h not in hosts},
+        split.holdout_start,
+        split.history_days,
+    )
+
+
 def cold_start_reason(split: TimeSplit, *, min_train_days: float, holdout_days: float) -> str | None:
-    """Why no model may be promoted yet (None when every host has enough history)."""
-    short = {
-        h: round(len(split.train.get(h, [])) / 24.0, 2)
-        for h in split.history_days
-        if len(split.train.get(h, [])) / 24.0 < min_train_days or not split.holdout.get(h)
-    }
-    if not short:
+    """Why no model may be trained yet: NO host has enough history (None when one has)."""
+    young = young_hosts(split, min_train_days=min_train_days, holdout_days=holdout_days)
+    if len(young) < len(split.history_days):
         return None
+    short = {h: round(len(split.train.get(h, [])) / 24.0, 2) for h in young}
     need = min_train_days + holdout_days
     return (
         f"cold start: hosts {sorted(short)} have {short} days of training history before the held-out "
         f"{holdout_days:g} day(s); a candidate needs {min_train_days:g} training days + {holdout_days:g} "
-        f"held-out ({need:g} days in all). Health rules alert meanwhile; no model is promoted until then."
+        f"held-out ({need:g} days in all) on at least one host. Health rules alert meanwhile; no model is "
+        "promoted until then."
     )
 
 
