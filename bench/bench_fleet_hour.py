@@ -15,7 +15,8 @@ feature columns, registered in a tmp MLflow (sqlite) store.
   anomaly_scores, range over the 20 hosts), executed in process. Wall = tick + run. Every event-log
   write is timed (`event_log_s`, by event type): the overhead split into Dagster's own event writing
   and the rest. The same run is repeated on a fresh PostgreSQL event log (the production storage,
-  fsync on) when a local server can start (`postgres_*`). SAMPLE host-hours are re-run one run each
+  fsync on) when a local server can start (`postgres_*`), and again with DAGSTER_EVENT_BATCH_SIZE=100
+  (`postgres_batch100_*`: a step's materializations in one INSERT). SAMPLE host-hours are re-run one run each
   (the design before issue 15) and extrapolated to 20.
 Target: Dagster wall (sqlite) <= 1.5 x pure work. Run: .venv/bin/python bench/run.py fleet_hour
 (BENCH_FLEET_HOSTS scales the fleet). Figures are measured on a shared 2-core machine: `load` is the
@@ -112,18 +113,30 @@ class EventTimer:
         self.seconds: Counter[str] = Counter()
         self.count: Counter[str] = Counter()
         storage = instance.event_log_storage
-        original = storage.store_event
+        original, original_batch = storage.store_event, storage.store_event_batch
+
+        def kind(event) -> str:
+            return event.dagster_event.event_type_value if event.dagster_event else "LOG_MESSAGE"
 
         def timed(event) -> None:
             t = time.perf_counter()
             try:
                 original(event)
             finally:
-                kind = event.dagster_event.event_type_value if event.dagster_event else "LOG_MESSAGE"
-                self.seconds[kind] += time.perf_counter() - t
-                self.count[kind] += 1
+                self.seconds[kind(event)] += time.perf_counter() - t
+                self.count[kind(event)] += 1
+
+        def timed_batch(events) -> None:  # DAGSTER_EVENT_BATCH_SIZE > 0: one write per batch
+            t = time.perf_counter()
+            try:
+                original_batch(events)
+            finally:
+                for e in events:
+                    self.seconds[kind(e)] += (time.perf_counter() - t) / len(events)
+                    self.count[kind(e)] += 1
 
         storage.store_event = timed
+        storage.store_event_batch = timed_batch
 
     def summary(self) -> dict[str, object]:
         return {
@@ -228,8 +241,12 @@ def build_defs(tmp: Path, store: str, uri: str, artifacts: str):
     ).map_asset_specs(func=with_automation)
 
 
-def postgres_run(tmp: Path, miner, uri: str, artifacts: str, hosts: list[str]) -> dict[str, object]:
-    """The same fleet-hour run with a PostgreSQL event log (fsync on), or why it could not run."""
+def postgres_run(
+    tmp: Path, miner, uri: str, artifacts: str, hosts: list[str], batch: int = 0
+) -> dict[str, object]:
+    """The same fleet-hour run with a PostgreSQL event log (fsync on), or why it could not run.
+    ``batch`` > 0 sets DAGSTER_EVENT_BATCH_SIZE: dagster-postgres then writes a step's
+    materializations in one INSERT (an environment setting of the run/step pods)."""
     import dagster as dg
 
     from mlops_assets.lib.templates.state import save_template_miner
@@ -238,23 +255,32 @@ def postgres_run(tmp: Path, miner, uri: str, artifacts: str, hosts: list[str]) -
     reason = postgres_unavailable()
     if reason:
         return {"postgres_skipped": reason}
-    store = tmp / "store_pg"
+    store = tmp / f"store_pg{batch}"
     save_template_miner(str(store), miner, set())
     defs = build_defs(tmp, str(store), uri, artifacts)
     with running_postgres(fsync=True) as pg:
-        home = tmp / "dagster_home_pg"
+        home = tmp / f"dagster_home_pg{batch}"
         home.mkdir()
         db = "\n".join(f"      {k}: {v}" for k, v in pg.postgres_db_config().items())
         (home / "dagster.yaml").write_text(
             f"telemetry:\n  enabled: false\nstorage:\n  postgres:\n    postgres_db:\n{db}\n"
         )
-        with dg.DagsterInstance.from_config(str(home)) as instance:
-            out = fleet_run(defs, instance, hosts)
+        previous = os.environ.get("DAGSTER_EVENT_BATCH_SIZE")
+        os.environ["DAGSTER_EVENT_BATCH_SIZE"] = str(batch)
+        try:
+            with dg.DagsterInstance.from_config(str(home)) as instance:
+                out = fleet_run(defs, instance, hosts)
+        finally:
+            if previous is None:
+                os.environ.pop("DAGSTER_EVENT_BATCH_SIZE")
+            else:
+                os.environ["DAGSTER_EVENT_BATCH_SIZE"] = previous
+    tag = f"postgres_batch{batch}" if batch else "postgres"
     return {
-        "postgres_wall_s": round(out["wall"], 2),
-        "postgres_step_work_s": out["step_work_s"],
-        "postgres_event_log_s": out["event_log_s"],
-        "postgres_events_by_type": out["events_by_type"],
+        f"{tag}_wall_s": round(out["wall"], 2),
+        f"{tag}_step_work_s": out["step_work_s"],
+        f"{tag}_event_log_s": out["event_log_s"],
+        f"{tag}_events_by_type": out["events_by_type"],
     }
 
 
@@ -312,15 +338,19 @@ def run() -> list[dict]:
             )
         per_run = (time.perf_counter() - t1) / SAMPLE if SAMPLE else None
     pg = (
-        postgres_run(tmp, miner, uri, artifacts, hosts)
+        {
+            **postgres_run(tmp, miner, uri, artifacts, hosts),
+            **postgres_run(tmp, miner, uri, artifacts, hosts, batch=100),
+        }
         if os.getenv("BENCH_FLEET_POSTGRES", "1") == "1"
         else {}
     )
     wall, events, event_log = out["wall"], out["events"], out["event_log_s"]
     ratio = wall / pure
     extra = {}
-    if "postgres_wall_s" in pg:
-        extra = {"postgres_wall_over_pure": round(pg["postgres_wall_s"] / pure, 2)}
+    for tag in ("postgres", "postgres_batch100"):
+        if f"{tag}_wall_s" in pg:
+            extra[f"{tag}_wall_over_pure"] = round(pg[f"{tag}_wall_s"] / pure, 2)
     return [
         record(
             "fleet_hour",
