@@ -118,7 +118,11 @@ class EventTimer:
         def kind(event) -> str:
             return event.dagster_event.event_type_value if event.dagster_event else "LOG_MESSAGE"
 
+        in_batch = [False]  # a batch of other event types falls back to store_event: count it once
+
         def timed(event) -> None:
+            if in_batch[0]:
+                return original(event)
             t = time.perf_counter()
             try:
                 original(event)
@@ -127,10 +131,11 @@ class EventTimer:
                 self.count[kind(event)] += 1
 
         def timed_batch(events) -> None:  # DAGSTER_EVENT_BATCH_SIZE > 0: one write per batch
-            t = time.perf_counter()
+            t, in_batch[0] = time.perf_counter(), True
             try:
                 original_batch(events)
             finally:
+                in_batch[0] = False
                 for e in events:
                     self.seconds[kind(e)] += (time.perf_counter() - t) / len(events)
                     self.count[kind(e)] += 1
