@@ -78,8 +78,10 @@ def _run(cmd: list[str], what: str) -> None:
 
 
 @contextmanager
-def running_postgres(db_name: str = "dagster") -> Iterator[PgServer]:
-    """Start a fresh cluster, create `db_name`, yield its address, always stop and delete it."""
+def running_postgres(db_name: str = "dagster", fsync: bool = False) -> Iterator[PgServer]:
+    """Start a fresh cluster, create `db_name`, yield its address, always stop and delete it.
+
+    Tests run without fsync (speed); a benchmark passes ``fsync=True`` to pay what production pays."""
     reason = postgres_unavailable()
     if reason:
         raise RuntimeError(reason)
@@ -104,9 +106,9 @@ def running_postgres(db_name: str = "dagster") -> Iterator[PgServer]:
                  "--auth-host=scram-sha-256", "--auth-local=trust", "--encoding=UTF8", "--locale=C", "--no-sync"],
                 "initdb",
             )  # fmt: skip
-            options = (
-                f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} -c fsync=off -c full_page_writes=off"
-            )
+            options = f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets}"
+            if not fsync:
+                options += " -c fsync=off -c full_page_writes=off"
             _run([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "30", "start"],
                  "pg_ctl start")  # fmt: skip
             started = True

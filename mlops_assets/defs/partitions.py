@@ -155,22 +155,28 @@ def fan_out(
     return out
 
 
-def _target_materialization(
-    instance: dg.DagsterInstance, asset_key: dg.AssetKey, partition: str
-) -> AssetCheckEvaluationTargetMaterializationData | None:
-    """The materialization a verdict judges; without it the automation's `check_passed` treats the
-    verdict as not about the current data (and all_deps_blocking_checks_passed stays false).
-    Called after the step yielded its MaterializeResult, so the record exists (as AssetCheckResult
-    itself looks it up)."""
+def _target_materializations(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, partitions: Sequence[str]
+) -> dict[str, AssetCheckEvaluationTargetMaterializationData]:
+    """The materialization each verdict judges, by partition; without it the automation's
+    `check_passed` treats the verdict as not about the current data (and
+    all_deps_blocking_checks_passed stays false).
+
+    Called after the step yielded its MaterializeResult, so this run's records exist and are the
+    newest of their partitions: ONE query for the whole range (newest first, the first record of a
+    partition wins) instead of one per host-hour."""
+    wanted = set(partitions)
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition]), limit=1
+        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=sorted(wanted)), limit=len(wanted)
     ).records
-    if not records:
-        return None
-    mat = records[0]
-    return AssetCheckEvaluationTargetMaterializationData(
-        run_id=mat.event_log_entry.run_id, storage_id=mat.storage_id, timestamp=mat.timestamp
-    )
+    out: dict[str, AssetCheckEvaluationTargetMaterializationData] = {}
+    for mat in records:
+        key = mat.partition_key
+        if key in wanted and key not in out:
+            out[key] = AssetCheckEvaluationTargetMaterializationData(
+                run_id=mat.event_log_entry.run_id, storage_id=mat.storage_id, timestamp=mat.timestamp
+            )
+    return out
 
 
 def check_events(
@@ -188,8 +194,10 @@ def check_events(
     if context.has_partition_key:
         return [r for results in per_key.values() for r in results]
     events: list[dg.AssetCheckResult | dg.AssetCheckEvaluation] = []
-    for (host, hour), results in sorted(per_key.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        target = _target_materialization(context.instance, asset_key, partition_str(host, hour))
+    ordered = sorted(per_key.items(), key=lambda kv: (kv[0][1], kv[0][0]))
+    targets = _target_materializations(context.instance, asset_key, [partition_str(*k) for k, _ in ordered])
+    for (host, hour), results in ordered:
+        target = targets.get(partition_str(host, hour))
         for r in results:
             name = str(r.check_name)
             events.append(
@@ -206,3 +214,45 @@ def check_events(
                 )
             )
     return events
+
+
+def range_metadata(
+    context: dg.AssetExecutionContext,
+    asset_key: dg.AssetKey,
+    done: FanOut,
+    per_partition: Callable[[Any], dict[str, Any]],
+    schema: Any = None,
+) -> dict[str, Any]:
+    """Metadata of a range step: each host-hour's own light metadata (counts, paths) on ITS
+    materialization event, a failed host-hour's error ("error") on its own; returns the small key-scoped
+    part that Dagster copies onto every partition's event (host-hour count, the failures by name).
+
+    Before, the whole fleet's table (by_host_hour JSON, column schema) was key-scoped and so
+    written once per partition: ~6.5 kB per materialization event; each SQLite write costs more
+    with size (measured: 15 ms at 6 kB vs 7-9 ms light). ``schema`` (identical for every
+    host-hour, ~2-5 kB) is recorded once per range step, on its first successful host-hour (hour-major
+    order): Dagster writes a range's events in its own order, so "the newest event" cannot be chosen."""
+    keys = sorted({*done.results, *done.failures}, key=lambda hk: (hk[1], hk[0]))
+    first_ok = next((k for k in keys if k in done.results), None)
+    for (host, hour), value in done.results.items():
+        md = dict(per_partition(value))
+        if schema is not None and (host, hour) == first_ok:
+            md["dagster/column_schema"] = schema
+        _add_partition_metadata(context, asset_key, partition_str(host, hour), md)
+    for (host, hour), error in done.failures.items():
+        _add_partition_metadata(context, asset_key, partition_str(host, hour), {"error": error})
+    return {
+        "fleet/host_hours": len(keys),
+        "fleet/failed_host_hours": len(done.failures),
+        "failed": dg.MetadataValue.json(done.failure_metadata()),
+    }
+
+
+def _add_partition_metadata(
+    context: dg.AssetExecutionContext, asset_key: dg.AssetKey, partition: str, metadata: dict[str, Any]
+) -> None:
+    """One host-hour's metadata on its own event, through the public API. Dagster checks on every call
+    that the partition is in the run's range by listing the dynamic `hosts` partitions (measured
+    27 ms a call, ~6 s of a 20-host fleet-hour); the private accumulator that skips it is not used,
+    so a Dagster upgrade cannot silently change what the UI shows."""
+    context.add_asset_metadata(metadata, asset_key=asset_key, partition_key=partition)

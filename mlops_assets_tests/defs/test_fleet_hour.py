@@ -92,3 +92,39 @@ def test_one_failing_host_is_named_and_the_others_are_scored(
     assert list(failed) == [f"{HOSTS[1]}|{HOURS[-1]}"] and "unknown host" in failed[f"{HOSTS[1]}|{HOURS[-1]}"]
     store = PartitionStore(str(tmp_path / "store"))
     assert sorted(store.hosts("scores")) == [HOSTS[0], HOSTS[2]]
+    # Per host x hour events carry their OWN figures; the failing one names its error on its own event.
+    hour = HOURS[-1]
+    gpu = _partition_events(instance, "parsed_gpu", result.run_id)
+    assert "unknown host" in str(
+        _partition_events(instance, "raw_gpu", result.run_id)[f"{HOSTS[1]}|{hour}"]["error"]
+    )
+    for host in (HOSTS[0], HOSTS[2]):
+        rows = len(store.read("gpu_samples", host, hour))
+        assert gpu[f"{host}|{hour}"]["dagster/row_count"].value == rows, (
+            "a partition's own rows, not the fleet's"
+        )
+    assert "by_host_hour" not in gpu[f"{HOSTS[0]}|{hour}"], "no fleet table copied onto every partition"
+    with_schema = [k for k, md in gpu.items() if "dagster/column_schema" in md]
+    assert with_schema == [f"{HOSTS[0]}|{hour}"], "the (identical) schema once per range step, not per event"
+    verdicts = {
+        (e.partition, e.check_name)
+        for e in _check_evaluations(instance, result.run_id)
+        if e.asset_key == dg.AssetKey("parsed_gpu")
+    }
+    assert verdicts == {
+        (f"{h}|{hour}", c)
+        for h in (HOSTS[0], HOSTS[2])
+        for c in ("quarantine_rate", "column_schema", "timestamps_in_order", "raw_freshness")
+    }
+
+
+def _partition_events(instance: dg.DagsterInstance, key: str, run_id: str) -> dict[str, dict]:
+    records = instance.fetch_materializations(dg.AssetKey(key), limit=100).records
+    return {r.partition_key: dict(r.asset_materialization.metadata) for r in records if r.run_id == run_id}
+
+
+def _check_evaluations(instance: dg.DagsterInstance, run_id: str) -> list:
+    return [
+        e.dagster_event.event_specific_data
+        for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    ]

@@ -16,7 +16,7 @@ from mlops_assets.defs.partitions import (
     fan_out,
     host_hour_partitions,
     host_hours,
-    partition_str,
+    range_metadata,
     window_of,
 )
 from mlops_assets.defs.schema import table_schema
@@ -123,19 +123,17 @@ def window_features(context: dg.AssetExecutionContext, storage: StorageResource)
     if context.has_partition_key:
         ((metadata),) = done.results.values()
         return dg.MaterializeResult(metadata=metadata)
-    per = {partition_str(h, k): md for (h, k), md in sorted(done.results.items())}
+    # Range step: each host-hour's counts on its own event; the schema once (partitions.range_metadata).
+    light = ("dagster/row_count", "template_rows", "unmatched_messages")
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": sum(int(md["dagster/row_count"]) for md in per.values()),
-            "host_hours": len(per),
-            "dagster/column_schema": next(iter(per.values()))["dagster/column_schema"],
-            "template_state_version": miner.state_version,
-            "by_host_hour": dg.MetadataValue.json(
-                {
-                    k: {"rows": md["dagster/row_count"], "unmatched": md["unmatched_messages"]}
-                    for k, md in per.items()
-                }
+            **range_metadata(
+                context,
+                dg.AssetKey("window_features"),
+                done,
+                lambda md: {k: md[k] for k in light},
+                schema=next(iter(done.results.values()))["dagster/column_schema"],
             ),
-            "failed": dg.MetadataValue.json(done.failure_metadata()),
+            "template_state_version": miner.state_version,
         }
     )

@@ -6,10 +6,11 @@ import dagster as dg
 
 from mlops_assets.defs.partitions import (
     FLEET_BACKFILL,
+    FanOut,
     fan_out,
     host_hour_partitions,
     host_hours,
-    partition_str,
+    range_metadata,
     window_of,
 )
 from mlops_assets.defs.tags import stage_tags
@@ -89,18 +90,18 @@ def raw_logs(context: dg.AssetExecutionContext, log_source: LogSourceResource, s
                 asset_key=RAW_KEYS[src], metadata=metadata, data_version=dg.DataVersion(stats["sha256_16"])
             )
             continue
+        # Range step: each host-hour's counts and path on its own event, failures named (range_metadata).
         yield dg.MaterializeResult(
             asset_key=RAW_KEYS[src],
-            metadata={
-                "bytes": sum(v["bytes"] for v in per.values()),
-                "lines": sum(v["lines"] for v in per.values()),
-                "host_hours": len(per),
-                "by_host_hour": dg.MetadataValue.json(
-                    {
-                        partition_str(h, k): {"bytes": v["bytes"], "sha256_16": v["sha256_16"]}
-                        for (h, k), v in sorted(per.items())
-                    }
-                ),
-                "failed": dg.MetadataValue.json(done.failure_metadata()),
-            },
+            metadata=range_metadata(
+                context,
+                RAW_KEYS[src],
+                FanOut(results=per, failures=done.failures),
+                lambda st: {
+                    "bytes": st["bytes"],
+                    "lines": st["lines"],
+                    "sha256_16": st["sha256_16"],
+                    "path": dg.MetadataValue.path(st["path"]),
+                },
+            ),
         )

@@ -13,7 +13,7 @@ from mlops_assets.defs.partitions import (
     fan_out,
     host_hour_partitions,
     host_hours,
-    partition_str,
+    range_metadata,
     window_of,
 )
 from mlops_assets.defs.schema import table_schema
@@ -168,23 +168,20 @@ def anomaly_scores(
     if context.has_partition_key:
         ((metadata),) = done.results.values()
         return dg.MaterializeResult(metadata=metadata)
-    per = {partition_str(h, k): md for (h, k), md in sorted(done.results.items())}
+    # Range step: each host-hour's figures on its own event; the schema once (partitions.range_metadata).
+    light = ("dagster/row_count", "anomalous_windows", "max_score", "context_windows", "coverage")
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": sum(int(md["dagster/row_count"]) for md in per.values()),
-            "host_hours": len(per),
-            "dagster/column_schema": next(iter(per.values()))["dagster/column_schema"],
-            "anomalous_windows": sum(int(md["anomalous_windows"]) for md in per.values()),
+            **range_metadata(
+                context,
+                dg.AssetKey("anomaly_scores"),
+                done,
+                lambda md: {k: md[k] for k in light},
+                schema=next(iter(done.results.values()))["dagster/column_schema"],
+            ),
             "model_version": version,
             "health_only_hosts": dg.MetadataValue.json(
                 {h: model.coverage(h) for h in sorted({h for h, _ in done.results}) if not model.knows(h)}
             ),
-            "by_host_hour": dg.MetadataValue.json(
-                {
-                    k: {"anomalous": md["anomalous_windows"], "max_score": md["max_score"]}
-                    for k, md in per.items()
-                }
-            ),
-            "failed": dg.MetadataValue.json(done.failure_metadata()),
         }
     )

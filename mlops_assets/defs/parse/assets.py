@@ -20,7 +20,7 @@ from mlops_assets.defs.partitions import (
     fan_out,
     host_hour_partitions,
     host_hours,
-    partition_str,
+    range_metadata,
     window_of,
 )
 from mlops_assets.defs.schema import table_schema
@@ -153,17 +153,13 @@ def parse_host_hour(
     return metadata, checks
 
 
-def fleet_metadata(done: FanOut) -> dict[str, object]:
-    """Metadata of a range step: totals, one line per host-hour, and the host-hours that failed."""
-    per = {partition_str(h, k): md for (h, k), (md, _) in sorted(done.results.items())}
-    return {
-        "dagster/row_count": sum(int(md["dagster/row_count"]) for md in per.values()),
-        "host_hours": len(per),
-        "by_host_hour": dg.MetadataValue.json(
-            {k: {"rows": md["dagster/row_count"], "quarantined": md["quarantined"]} for k, md in per.items()}
-        ),
-        "failed": dg.MetadataValue.json(done.failure_metadata()),
-    }
+SCHEMA_KEY = "dagster/column_schema"
+
+
+def without_schema(metadata: dict[str, object]) -> dict[str, object]:
+    """A host-hour's metadata minus the table schema (identical for every host-hour: a range step
+    records it once, see partitions.range_metadata)."""
+    return {k: v for k, v in metadata.items() if k != SCHEMA_KEY}
 
 
 def build_parse_asset(source: str) -> dg.AssetsDefinition:
@@ -198,7 +194,13 @@ def build_parse_asset(source: str) -> dg.AssetsDefinition:
         if context.has_partition_key:
             ((metadata, _),) = done.results.values()
         else:
-            metadata = fleet_metadata(done)
+            metadata = range_metadata(
+                context,
+                key,
+                FanOut(results={k: md for k, (md, _) in done.results.items()}, failures=done.failures),
+                without_schema,
+                schema=next(iter(done.results.values()))[0][SCHEMA_KEY],
+            )
         yield dg.MaterializeResult(asset_key=key, metadata=metadata)
         yield from check_events(context, key, {k: checks for k, (_, checks) in done.results.items()}, by_name)
 
