@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -60,10 +61,10 @@ def verdict(line: dict) -> tuple[bool, list[str]]:
 
 def one_hour(hour: int, args: argparse.Namespace) -> dict:
     """Run the demo ending at DAY hour:00 in fresh homes; its figures and verdict."""
-    with tempfile.TemporaryDirectory(prefix=f"sweep-{hour:02d}-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"sweep-{hour:02d}-", dir=args.tmp) as tmp:
         env = {**os.environ, "DAGSTER_HOME": f"{tmp}/dagster", "MLOPS_HOME": f"{tmp}/mlops"}
         Path(env["DAGSTER_HOME"]).mkdir()
-        Path(env["DAGSTER_HOME"], "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        shutil.copy(ROOT / "dagster.yaml", Path(env["DAGSTER_HOME"], "dagster.yaml"))  # as `make demo`
         cmd = [
             sys.executable,
             "-m",
@@ -137,6 +138,12 @@ def main() -> int:
     p.add_argument("--hours", default=",".join(str(h) for h in range(24)))
     p.add_argument("--parallel", type=int, default=2, help="demos at a time (the machine has 2 cores)")
     p.add_argument("--out", default=str(ROOT / "bench" / "sweep_demo_hours.json"))
+    p.add_argument(
+        "--tmp",
+        default="/dev/shm" if Path("/dev/shm").is_dir() else None,
+        help="where each hour's fresh DAGSTER_HOME/MLOPS_HOME live (default /dev/shm: the instance's "
+        "SQLite commits do not wait for a shared disk; `make demo` keeps its homes in the repo)",
+    )
     p.add_argument("--merge", action="store_true", help="keep --out's rows of hours not run now")
     p.add_argument("demo_args", nargs="*", help="extra demo arguments after --, e.g. -- --gpus 4")
     args = p.parse_args()
@@ -164,7 +171,7 @@ def main() -> int:
         "max_false_alarms_per_host_day": max(fas, default=None),
         "max_seconds": max(r["seconds"] for r in rows),
         "command": "bench/sweep_demo_hours.py " + " ".join(sys.argv[1:]),
-        "config": {"parallel": args.parallel, "day": DAY, "demo_args": args.demo_args},
+        "config": {"parallel": args.parallel, "day": DAY, "demo_args": args.demo_args, "tmp": args.tmp},
         "rows": rows,
     }
     tmp = out.with_suffix(".json.tmp")
