@@ -22,7 +22,9 @@ from datetime import UTC, datetime, timedelta
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--hosts", type=int, default=1, help="3 days x 1 host = 72 host-hour runs per stage")
+    parser.add_argument(
+        "--hosts", type=int, default=1, help="3 days x 1 host = 72 host-hours per stage, one range run each"
+    )
     parser.add_argument("--gpus", type=int, default=8)
     parser.add_argument("--days", type=int, default=3, help="simulated days (>= 3)")
     parser.add_argument("--train-days", type=int, default=2, help="history the model trains on")
