@@ -1,7 +1,10 @@
 """`mlops-assets demo`: a model's lifecycle on simulated hosts, every stage on the local instance.
 
-Simulates ``--days`` (>= 3) of hosts: faults happen in the history (the first ``--train-days``),
-the room can be ``--hot-room`` C warmer on the last day (off by default, see its help). The model trains on the first days only; its
+Simulates ``--days`` (>= 3) of hosts: faults happen in the history (the first ``--train-days``);
+on the last day the environment changes: a new inference deployment sends the inference cards
+``--workload`` more of their capacity in requests (utilisation and power up, temperatures follow
+the power; no fault), and optionally the room is ``--hot-room`` C warmer (off by default, see its
+help). The model trains on the first days only; its
 gates judge it on the last day (the hosts' own held-out day: faults overlaid on copies of its raw
 logs, false alarms on the unmodified day); the champion then scores that day OUT OF SAMPLE, the
 drift report compares it with the training days, and a drift-triggered retraining goes through
@@ -19,10 +22,20 @@ from datetime import UTC, datetime, timedelta
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--hosts", type=int, default=1, help="3 days x 1 host = 72 host-hour runs per stage")
+    parser.add_argument(
+        "--hosts", type=int, default=1, help="3 days x 1 host = 72 host-hours per stage, one range run each"
+    )
     parser.add_argument("--gpus", type=int, default=8)
     parser.add_argument("--days", type=int, default=3, help="simulated days (>= 3)")
     parser.add_argument("--train-days", type=int, default=2, help="history the model trains on")
+    parser.add_argument(
+        "--workload",
+        type=float,
+        default=0.3,
+        help="extra inference load on the last day, share of the inference cards' capacity (a new "
+        "deployment: an environment change the drift report must show and the detector must not alarm on; "
+        "0 = none)",
+    )
     parser.add_argument(
         "--hot-room",
         type=float,
@@ -55,6 +68,10 @@ def _hour(value: str) -> datetime:
 
 
 _T0 = time.perf_counter()
+# The drift report's production share threshold (0.3 of the compared features); the demo departs from
+# production only in acting on ONE evaluation (production waits for consecutive ones and a cooldown),
+# since it has one last day to show. The JSON line names every drifted feature.
+DRIFT_CONFIG = {"current_hours": 24, "consecutive": 1, "cooldown_hours": 0.0, "share_threshold": 0.3}
 
 
 def _say(msg: str) -> None:
@@ -96,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
     faults = default_schedule(names, args.gpus, start, args.train_days * 24, args.seed)
     _say(
         f"simulating {args.hosts} hosts x {args.gpus} GPUs, {start:%Y-%m-%d %H:%M} -> {end:%Y-%m-%d %H:%M} UTC "
-        f"({len(faults)} faults in the first {args.train_days} days, room +{args.hot_room:g} C on the last) "
+        f"({len(faults)} faults in the first {args.train_days} days; last day: inference load "
+        f"+{args.workload:g}, room +{args.hot_room:g} C) "
         f"into {cfg.raw_dir}"
     )
     summary = simulate(
@@ -109,20 +127,14 @@ def run(args: argparse.Namespace) -> int:
         gpu_interval_s=args.gpu_interval,
         faults=faults,
         ambient=(last_day, args.hot_room),
+        workload=(last_day, args.workload),
     )
     instance = dg.DagsterInstance.get()
     instance.add_dynamic_partitions(hosts_partitions.name, summary.hosts)
     keys = [host_hour_key(h, start + timedelta(hours=i)) for h in summary.hosts for i in range(hours)]
     last = [k for k in keys if k.keys_by_dimension["hour"] >= last_day.strftime(HOURLY_FMT)]
     model_cfg = {"train_days": float(args.train_days), "holdout_days": 1.0, "min_train_days": 1.0}
-    # one drift evaluation may recommend retraining here (production waits for K in a row + cooldown);
-    # the only change on the last day is the room, which moves ~7 of ~50 features (share 0.14 measured),
-    # below production's 0.3 dataset-drift share
-    drift_cfg = {
-        "drift_report": {
-            "config": {"current_hours": 24, "consecutive": 1, "cooldown_hours": 0.0, "share_threshold": 0.1}
-        }
-    }
+    drift_cfg = {"drift_report": {"config": DRIFT_CONFIG}}
     refused = None
     try:
         run_all_stages(defs, instance, keys, model_cfg, _say, score_keys=last, monitor_ops=drift_cfg)
@@ -139,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
         "hosts": len(summary.hosts),
         "days": args.days,
         "faults_in_history": len(faults),
+        "workload_last_day": args.workload,
         "hot_room_c_last_day": args.hot_room,
         "mlflow_tracking_uri": cfg.mlflow_tracking_uri,
         "dagster_home": str(instance.root_directory),
@@ -157,6 +170,7 @@ def _gate_figures(instance) -> dict:
     version, path = latest_candidate(instance)
     ev = load_evaluation(path)
     ch = ev["challenger"]
+    service = ch.get("service_recall_by_fault", ch["event_recall_by_fault"])
     return {
         "in_sample": False,
         "gate_data": ev["gate_data"],
@@ -164,8 +178,11 @@ def _gate_figures(instance) -> dict:
         "heldout_range": ev["params"]["holdout_range"],
         "candidate_version": version,
         "gates": compact(gate_results(ev)),
-        "heldout_recall_by_kind": {k: round(v, 2) for k, v in ch["event_recall_by_fault"].items()},
-        "heldout_min_recall": round(ch["min_event_recall_by_fault"], 2),
+        # what the deployment alerts on (the model OR the health rules), which the overlay gate judges
+        "heldout_recall_by_kind": {k: round(v, 2) for k, v in service.items()},
+        "heldout_min_recall": round(min(service.values()), 2) if service else None,
+        # the model alone (the health rules name e.g. a full disk the forest does not see)
+        "heldout_model_recall_by_kind": {k: round(v, 2) for k, v in ch["event_recall_by_fault"].items()},
         "heldout_false_alarms_per_host_day": round(ch["false_alarms_per_host_day"], 2),
         "heldout_alarm_minute_share": round(ch["alarm_minute_share"], 4),
         "reference": ev["reference_kind"],
@@ -222,7 +239,9 @@ def _summary(cfg, instance, defs, hosts: list[str], last: list, model_cfg: dict)
         "incidents": out["incidents"],
         "incident_report": out["incident_report"],  # the newest incident's HTML report
         "drift_share": round(float(drift["drift_share"].value), 3),
-        "drifted_features": drift["drifted_features"].value[:8],
+        "drift_share_threshold": DRIFT_CONFIG["share_threshold"],
+        "drift_compared_features": len(drift["per_feature"].value.records),
+        "drifted_features": list(drift["drifted_features"].value),
         "drift_report": out["drift_report"],
         "retrain": retrain,
     }

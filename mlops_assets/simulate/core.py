@@ -71,6 +71,7 @@ def simulate(
     realdata: Path | None = None,
     reboots_per_day: float = 0.0,
     full_load: list[tuple[str, int, datetime, datetime]] | None = None,
+    workload: tuple[datetime, float] | None = None,
 ) -> SimulationSummary:
     """Write ``hosts`` hosts' raw logs for ``hours`` from ``start`` under ``out``.
 
@@ -82,11 +83,17 @@ def simulate(
     (simulate/replay.py). ``reboots_per_day``: Poisson rate of reboots (simulate/boots.py).
     ``full_load``: (host, gpu, start, end) periods of a training job at ~98 % on one card (normal load).
     ``ambient=(since, degrees)``: from ``since`` on the room is ``degrees`` C warmer (an environment
-    change, not a fault).
+    change, not a fault). ``workload=(since, delta)``: from ``since`` on the inference servers carry
+    ``delta`` (0..1) more of their capacity in requests, e.g. a new deployment (an environment change:
+    utilisation and power up, temperatures following the power; no fault).
     """
     if hosts < 1 or gpus < 1 or hours <= 0 or gpu_interval_s <= 0:
         raise ValueError(
             f"need hosts>=1, gpus>=1, hours>0, gpu_interval_s>0; got {hosts=}, {gpus=}, {hours=}, {gpu_interval_s=}"
+        )
+    if workload is not None and not 0.0 <= workload[1] <= 1.0:
+        raise ValueError(
+            f"workload=(since, delta) needs 0 <= delta <= 1 (share of capacity), got {workload[1]}"
         )
     start = start.astimezone(UTC)
     start_ns = to_ns(start)
@@ -107,7 +114,8 @@ def simulate(
             host.load_phase_h = 6.0
         reboots = boots.schedule_reboots(host, reboots_per_day)
         ct.setup(host)
-        wl = normal.plan_workload(host, gpu_interval_s)
+        extra = None if workload is None else (to_ns(workload[0].astimezone(UTC)), float(workload[1]))
+        wl = normal.plan_workload(host, gpu_interval_s, extra)
         if ambient is not None:
             wl.ambient_offset_c = np.where(
                 wl.t_ns >= to_ns(ambient[0].astimezone(UTC)), float(ambient[1]), 0.0

@@ -54,8 +54,13 @@ def _next_restart(ns: int) -> int:
     return (ns - 3 * HOUR) // (24 * HOUR) * (24 * HOUR) + 27 * HOUR
 
 
-def plan_workload(host: HostLog, interval_s: float) -> Workload:
-    """Load curve and per-GPU utilisation/memory of a normal day."""
+def plan_workload(host: HostLog, interval_s: float, extra_load: tuple[int, float] | None = None) -> Workload:
+    """Load curve and per-GPU utilisation/memory of a normal day.
+
+    ``extra_load=(since_ns, delta)``: from ``since_ns`` on the inference servers get ``delta`` more of
+    their capacity in requests (a new deployment routed to them: utilisation and power rise, the
+    temperatures follow the power). Draws no random numbers, so the rest of the output is unchanged.
+    """
     rng = host.rng
     n = int((host.end_ns - host.start_ns) // int(interval_s * NS))
     t_ns = (
@@ -69,6 +74,8 @@ def plan_workload(host: HostLog, interval_s: float) -> Workload:
         load = load + rng.uniform(0.15, 0.45) * ((t_ns >= b) & (t_ns < b + dur))
     kernel = np.exp(-np.arange(30) / 8.0)
     noise = np.convolve(rng.normal(0, 0.05, n), kernel / kernel.sum() * 3, mode="same")
+    if extra_load is not None:
+        load = load + float(extra_load[1]) * (t_ns >= extra_load[0])
     load = np.clip(load + noise, 0, 1)
     wl = new_workload(host, load, t_ns)
     G, mem_total = host.gpus, host.param("mem_total_mib")

@@ -13,7 +13,15 @@ import dagster as dg
 import pandas as pd
 
 from mlops_assets.defs.features.assets import expected_gpus, read_parsed
-from mlops_assets.defs.partitions import HOURLY_FMT, host_hour_partitions, split_key, window_of
+from mlops_assets.defs.partitions import (
+    FLEET_BACKFILL,
+    HOURLY_FMT,
+    fan_out,
+    host_hour_partitions,
+    host_hours,
+    partition_str,
+    window_of,
+)
 from mlops_assets.defs.schema import table_schema
 from mlops_assets.defs.tags import stage_tags
 from mlops_assets.lib.health.escalation import escalate
@@ -70,10 +78,36 @@ def history(store, host: str, start: datetime) -> pd.DataFrame:
     "count, OOM, lockups, disk, units, containers) per host-hour, with the catalog's repair action; "
     "repeated Xids after 2 reboots escalate to hardware inspection.",
     op_tags=stage_tags("features"),
+    backfill_policy=FLEET_BACKFILL,
 )
 def health_events(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
-    host, hour = split_key(context)
+    """One host-hour, or every host-hour of a fleet-hour / catch-up range (each host's hours in order,
+    so escalation sees the earlier hours' events)."""
     store = storage.store()
+    done = fan_out(context, host_hours(context), lambda host, hour: health_host_hour(store, host, hour))
+    if context.has_partition_key:
+        ((metadata),) = done.results.values()
+        return dg.MaterializeResult(metadata=metadata)
+    per = {partition_str(h, k): md for (h, k), md in sorted(done.results.items())}
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": sum(int(md["dagster/row_count"]) for md in per.values()),
+            "host_hours": len(per),
+            "incident_worthy": sum(int(md["incident_worthy"]) for md in per.values()),
+            "escalated": sum(int(md["escalated"]) for md in per.values()),
+            "by_host_hour": dg.MetadataValue.json(
+                {
+                    k: {"rows": md["dagster/row_count"], "incident_worthy": md["incident_worthy"]}
+                    for k, md in per.items()
+                }
+            ),
+            "failed": dg.MetadataValue.json(done.failure_metadata()),
+        }
+    )
+
+
+def health_host_hour(store, host: str, hour: str) -> dict[str, object]:
+    """Run the rules over one host-hour, escalate against its history, write the events; metadata."""
     start, _ = window_of(hour)
     tables = read_parsed(store, host, hour)
     found = run_health_rules(
@@ -86,26 +120,24 @@ def health_events(context: dg.AssetExecutionContext, storage: StorageResource) -
     by_code = (
         events.groupby(["code", "severity"]).size().sort_values(ascending=False) if len(events) else None
     )
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": len(events),
-            "dagster/column_schema": table_schema(events, "health_events"),
-            "by_severity": dg.MetadataValue.json(
-                {str(k): int(v) for k, v in events["severity"].value_counts().items()}
-            ),
-            "escalated": escalated,
-            "history_events": len(past),
-            "incident_worthy": int(events["severity"].isin(["fatal", "critical"]).sum()),
-            "by_code": dg.MetadataValue.md(
-                by_code.to_frame("events").to_markdown() if by_code is not None else "(no health events)"
-            ),
-            "gpus_named": dg.MetadataValue.json(sorted({int(i) for i in events["gpu_index"].dropna()})),
-            "first_events": dg.MetadataValue.json(
-                json.loads(
-                    events.head(5)[["ts", "code", "gpu_index", "action"]].to_json(
-                        orient="records", date_format="iso"
-                    )
+    return {
+        "dagster/row_count": len(events),
+        "dagster/column_schema": table_schema(events, "health_events"),
+        "by_severity": dg.MetadataValue.json(
+            {str(k): int(v) for k, v in events["severity"].value_counts().items()}
+        ),
+        "escalated": escalated,
+        "history_events": len(past),
+        "incident_worthy": int(events["severity"].isin(["fatal", "critical"]).sum()),
+        "by_code": dg.MetadataValue.md(
+            by_code.to_frame("events").to_markdown() if by_code is not None else "(no health events)"
+        ),
+        "gpus_named": dg.MetadataValue.json(sorted({int(i) for i in events["gpu_index"].dropna()})),
+        "first_events": dg.MetadataValue.json(
+            json.loads(
+                events.head(5)[["ts", "code", "gpu_index", "action"]].to_json(
+                    orient="records", date_format="iso"
                 )
-            ),
-        }
-    )
+            )
+        ),
+    }

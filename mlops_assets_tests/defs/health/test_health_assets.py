@@ -167,3 +167,32 @@ def test_escalation_reads_the_hosts_earlier_partitions(storage: StorageResource)
     assert md["history_events"].value == 10
     earlier = store.read("health_events", HOST, hours[1].strftime(HOURLY_FMT))
     assert set(earlier["action"]) == {"reset_gpu"}  # one reboot is not enough to escalate
+
+
+def test_a_range_run_judges_each_hour_in_order(storage: StorageResource) -> None:
+    """One run over three consecutive hours (as the demo's and catch-up range runs): every partition is
+    materialized, and the third hour's Xid escalates on the two earlier hours written in the same run."""
+    from mlops_assets.defs.partitions import fleet_range_tags
+
+    store = PartitionStore(storage.root)
+    hours = [HOUR + pd.Timedelta(hours=i) for i in range(3)]
+    for i, hour in enumerate(hours):
+        write_hour(
+            store, hour, replayed_burst().assign(ts=lambda d, h=hour: d["ts"] + (h - HOUR)), f"boot-{i}"
+        )
+    keys = [h.strftime(HOURLY_FMT) for h in hours]
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("hosts", [HOST])
+        result = dg.materialize(
+            [health_events],
+            instance=instance,
+            resources={"storage": storage},
+            tags=fleet_range_tags(HOST, HOST, keys[0], keys[-1]),
+        )
+        assert result.success
+        done = {str(k) for k in instance.get_materialized_partitions(dg.AssetKey("health_events"))}
+    assert done == {f"{HOST}|{k}" for k in keys}
+    md = result.asset_materializations_for_node("health_events")[0].metadata
+    assert md["host_hours"].value == 3 and md["escalated"].value == 5
+    assert set(store.read("health_events", HOST, keys[0])["action"]) == {"reset_gpu"}
+    assert set(store.read("health_events", HOST, keys[-1])["action"]) == {"hardware_inspection"}
