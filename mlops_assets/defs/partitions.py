@@ -189,7 +189,7 @@ def check_events(
 
     A single-partition run yields the results as they are. A range step has no single partition to
     attach a result to, so each verdict becomes an AssetCheckEvaluation naming its partition (a failed
-    blocking one still fails the step after every host-hour was processed, as Dagster does).
+    blocking one fails the step, by name, after every verdict was recorded: :func:`fail_on_blocking`).
     """
     if context.has_partition_key:
         return [r for results in per_key.values() for r in results]
@@ -214,6 +214,29 @@ def check_events(
                 )
             )
     return events
+
+
+def fail_on_blocking(events: Sequence[dg.AssetCheckResult | dg.AssetCheckEvaluation]) -> None:
+    """Fail a range step whose blocking verdict failed for some host-hour, naming the host-hours.
+
+    Dagster itself fails the step on a failed blocking evaluation, but its error names only the
+    check ("1 blocking asset check failed ... parsed_gpu: quarantine_rate"); in a fleet-hour step the
+    SRE needs to know WHICH host-hour, so the step fails here first, after every verdict is recorded.
+    No downstream step of the run reads the failed host-hour; the other host-hours follow on the
+    automation's next ticks, gated per partition.
+    """
+    failed = sorted(
+        f"{e.partition} {e.asset_key.to_user_string()}:{e.check_name}"
+        for e in events
+        if isinstance(e, dg.AssetCheckEvaluation) and e.blocking and not e.passed
+    )
+    if failed:
+        raise dg.Failure(
+            description=f"blocking check failed for {len(failed)} host-hour(s): {'; '.join(failed)}. "
+            "Downstream steps of this run are skipped; the other host-hours follow on the next "
+            "automation ticks. Look at the partition's quarantine table for the reason.",
+            metadata={"failed_blocking_checks": dg.MetadataValue.json(failed)},
+        )
 
 
 def range_metadata(

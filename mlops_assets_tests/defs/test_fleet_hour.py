@@ -3,6 +3,7 @@ would, then the automation conditions evaluated over later ticks (they must requ
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -128,3 +129,41 @@ def _check_evaluations(instance: dg.DagsterInstance, run_id: str) -> list:
         e.dagster_event.event_specific_data
         for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
     ]
+
+
+def test_a_failed_blocking_check_in_a_fleet_hour_run_stops_its_downstream_steps(
+    landing: Path, tmp_path: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One host's GPU rows of the hour are cut short (quarantined: far above the blocking rate): the
+    parse step fails naming that host-hour after recording every verdict, and no downstream step of
+    the run reads it."""
+    monkeypatch.setenv("MLOPS_SENSOR_BACKFILL_HOURS", "1")
+    mixed = tmp_path / "landing"
+    mixed.mkdir()
+    for host in (HOSTS[0], HOSTS[2]):
+        (mixed / host).symlink_to(landing / host)
+    bad = mixed / HOSTS[1]
+    shutil.copytree(landing / HOSTS[1], bad)
+    lines = (bad / "nvidia-smi.csv").read_text().splitlines()
+    day, clock = HOURS[-1].split("-")[:3], HOURS[-1].split("-")[3][:2]
+    prefix = f"{'/'.join(day)} {clock}:"  # nvidia-smi's "YYYY/MM/DD HH:" of the last hour
+    cut = [",".join(ln.split(",")[:4]) if ln.startswith(prefix) else ln for ln in lines]
+    assert cut != lines
+    (bad / "nvidia-smi.csv").write_text("\n".join(cut) + "\n")
+    defs = fleet_defs(mixed, tmp_path, monkeypatch)
+    mark_parents_present(instance)
+    (request,) = sensor_tick(defs, instance).run_requests
+    result = execute(defs, instance, request)
+    assert not result.success
+    verdicts = {
+        (e.partition, e.check_name): e.passed
+        for e in _check_evaluations(instance, result.run_id)
+        if e.asset_key == dg.AssetKey("parsed_gpu")
+    }
+    bad_key = f"{HOSTS[1]}|{HOURS[-1]}"
+    assert verdicts[(bad_key, "quarantine_rate")] is False
+    assert all(verdicts[(f"{h}|{HOURS[-1]}", "quarantine_rate")] for h in (HOSTS[0], HOSTS[2]))
+    (failure,) = [e for e in result.all_events if e.is_step_failure and e.step_key == "parsed_gpu"]
+    assert bad_key in failure.event_specific_data.error.message
+    assert "window_features" not in {e.step_key for e in result.all_events if e.is_step_success}
+    assert HOSTS[1] not in PartitionStore(str(tmp_path / "store")).hosts("features")

@@ -17,6 +17,7 @@ from mlops_assets.defs.partitions import (
     FLEET_BACKFILL,
     FanOut,
     check_events,
+    fail_on_blocking,
     fan_out,
     host_hour_partitions,
     host_hours,
@@ -202,7 +203,9 @@ def build_parse_asset(source: str) -> dg.AssetsDefinition:
                 schema=next(iter(done.results.values()))[0][SCHEMA_KEY],
             )
         yield dg.MaterializeResult(asset_key=key, metadata=metadata)
-        yield from check_events(context, key, {k: checks for k, (_, checks) in done.results.items()}, by_name)
+        events = check_events(context, key, {k: checks for k, (_, checks) in done.results.items()}, by_name)
+        yield from events
+        fail_on_blocking(events)
 
     return _parse
 
