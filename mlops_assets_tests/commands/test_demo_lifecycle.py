@@ -46,7 +46,7 @@ def test_demo_json_line_is_out_of_sample_with_gates_drift_and_retraining(
     assert line["heldout_false_alarms_per_host_day"] <= 1.0
     assert line["scored_windows"] == 1440 and line["scored_alarm_groups_per_host_day"] <= 1.0
     # the environment change: named, drifted at production's share threshold, no alarm
-    assert line["workload_last_day"] == 0.3 and line["hot_room_c_last_day"] == 0.0
+    assert line["workload_last_day"] == 0.3 and line["hot_room_c_last_day"] == 5.0
     assert line["drift_share"] >= line["drift_share_threshold"] == 0.3
     assert {"util_mean_pct", "power_mean_w"} <= set(line["drifted_features"])
     assert len(line["drifted_features"]) <= line["drift_compared_features"]
