@@ -20,6 +20,7 @@ from mlops_assets.lib.detect.scoring import score
 from mlops_assets.lib.evaluate.evaluate import build_heldout_data, evaluate_gates
 from mlops_assets.lib.evaluate.heldout import HOUR_FMT, hour_start, replay, time_split
 from mlops_assets.lib.evaluate.labels import read_labels
+from mlops_assets.lib.features.template_counts import concat_template_counts
 from mlops_assets.sources.directory import DirectorySource
 
 DEFAULT_DEGRADE = "threshold:0.0"  # alarms on every window: recall is not attributable, minutes explode
@@ -69,11 +70,7 @@ def backtest_gates(
             f"no training hours before the held-out {holdout_days:g} day(s): backtest a longer range"
         )
     features = pd.concat(train_f, ignore_index=True)
-    counts = (
-        pd.concat([c for c in train_c if len(c)], ignore_index=True)
-        if any(len(c) for c in train_c)
-        else train_c[0]
-    )
+    counts = concat_template_counts(train_c)
     params = params or ModelParams()
     model = train(features, counts, params)
     if degrade:

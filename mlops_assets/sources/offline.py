@@ -14,7 +14,11 @@ from typing import Any
 import pandas as pd
 
 from mlops_assets.lib.contracts.tables import HEALTH_EVENTS, empty_frame
-from mlops_assets.lib.features.template_counts import assign_templates, build_template_counts
+from mlops_assets.lib.features.template_counts import (
+    assign_templates,
+    build_template_counts,
+    concat_template_counts,
+)
 from mlops_assets.lib.features.windows import build_window_features
 from mlops_assets.lib.health.rules import health_events
 from mlops_assets.lib.parsing.bundle import parse_bundle
@@ -59,13 +63,10 @@ def replay_raw_dir(
         )
         counts.append(build_template_counts(tables, host, hour, nxt, window=window))
         hour = nxt
-    counts = [c for c in counts if len(c)]
     events = [e for e in events if len(e)]
     return OfflineRange(
         pd.concat(feats, ignore_index=True),
-        pd.concat(counts, ignore_index=True)
-        if counts
-        else build_template_counts({}, host, start, end, window=window),
+        concat_template_counts(counts),
         pd.concat(events, ignore_index=True) if events else empty_frame(HEALTH_EVENTS),
     )
 

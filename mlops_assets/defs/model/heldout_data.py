@@ -21,6 +21,7 @@ from mlops_assets.lib.evaluate.heldout import TimeSplit, hour_start, read_bundle
 from mlops_assets.lib.evaluate.labels import read_labels
 from mlops_assets.lib.evaluate.own_history import HeldOutData
 from mlops_assets.lib.evaluate.serving_check import independent_frame, serving_differences
+from mlops_assets.lib.features.template_counts import concat_template_counts
 from mlops_assets.lib.storage.partition_store import PartitionStore
 
 
@@ -37,19 +38,7 @@ def read_training(store: PartitionStore, split: TimeSplit) -> tuple[pd.DataFrame
             if key in wanted:
                 frames.append(store.read("features", host, key))
                 counts.append(store.read("template_counts", host, key))
-    counts = [c for c in counts if len(c)]
-    return pd.concat(frames, ignore_index=True), (
-        pd.concat(counts, ignore_index=True)
-        if counts
-        else pd.DataFrame(
-            {
-                "host": pd.Series(dtype="string"),
-                "window_start": pd.Series(dtype="datetime64[ns, UTC]"),
-                "template_id": pd.Series(dtype="string"),
-                "count": pd.Series(dtype="int64"),
-            }
-        )
-    )
+    return pd.concat(frames, ignore_index=True), concat_template_counts(counts)
 
 
 def heldout_from_storage(

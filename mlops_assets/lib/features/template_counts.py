@@ -10,6 +10,25 @@ import pandas as pd
 from mlops_assets.lib.features.grid import TS, window_grid, window_index
 
 
+def empty_template_counts() -> pd.DataFrame:
+    """The template-count table with no rows (its columns and dtypes)."""
+    return pd.DataFrame(
+        {
+            "host": pd.Series(dtype="string"),
+            "window_start": pd.Series(dtype=TS),
+            "template_id": pd.Series(dtype="string"),
+            "count": pd.Series(dtype="int64"),
+        }
+    )
+
+
+def concat_template_counts(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Template counts of several windows ranges as one table; empty parts are skipped (concat of an
+    empty frame would widen dtypes), all empty gives the empty table."""
+    parts = [f for f in frames if len(f)]
+    return pd.concat(parts, ignore_index=True) if parts else empty_template_counts()
+
+
 def build_template_counts(
     tables: dict[str, pd.DataFrame],
     host: str,
@@ -36,14 +55,7 @@ def build_template_counts(
             pd.DataFrame({"w": idx[keep], "template_id": df["template_id"].astype("string").to_numpy()[keep]})
         )
     if not parts or not any(len(p) for p in parts):
-        return pd.DataFrame(
-            {
-                "host": pd.Series(dtype="string"),
-                "window_start": pd.Series(dtype=TS),
-                "template_id": pd.Series(dtype="string"),
-                "count": pd.Series(dtype="int64"),
-            }
-        )
+        return empty_template_counts()
     long = pd.concat(parts, ignore_index=True)
     counts = long.groupby(["w", "template_id"], dropna=False, sort=True).size().rename("count").reset_index()
     return pd.DataFrame(
