@@ -216,59 +216,82 @@ def check_events(
     return events
 
 
-def fail_on_blocking(events: Sequence[dg.AssetCheckResult | dg.AssetCheckEvaluation]) -> None:
-    """Fail a range step whose blocking verdict failed for some host-hour, naming the host-hours.
+def fail_range_step(
+    done: FanOut | None = None, events: Sequence[dg.AssetCheckResult | dg.AssetCheckEvaluation] = ()
+) -> None:
+    """Fail a range step, naming the host-hours, when some host-hour's work raised or its blocking
+    verdict failed; called after every other host-hour's materialization and verdict was recorded.
 
-    Dagster itself fails the step on a failed blocking evaluation, but its error names only the
-    check ("1 blocking asset check failed ... parsed_gpu: quarantine_rate"); in a fleet-hour step the
-    SRE needs to know WHICH host-hour, so the step fails here first, after every verdict is recorded.
-    No downstream step of the run reads the failed host-hour; the other host-hours follow on the
-    automation's next ticks, gated per partition.
+    Dagster's own error for a failed blocking evaluation names only the check ("1 blocking asset
+    check failed ... parsed_gpu: quarantine_rate"); in a fleet-hour step the SRE needs to know WHICH
+    host-hour. A host-hour that raised has no materialization (:func:`range_results`), so the run's
+    failure marks exactly it FAILED in the UI; the automation requests the others' downstream on its
+    next tick (their parents were updated) and retries a failed one once its parents change.
     """
-    failed = sorted(
+    blocked = sorted(
         f"{e.partition} {e.asset_key.to_user_string()}:{e.check_name}"
         for e in events
         if isinstance(e, dg.AssetCheckEvaluation) and e.blocking and not e.passed
     )
-    if failed:
-        raise dg.Failure(
-            description=f"blocking check failed for {len(failed)} host-hour(s): {'; '.join(failed)}. "
-            "Downstream steps of this run are skipped; the other host-hours follow on the next "
-            "automation ticks. Look at the partition's quarantine table for the reason.",
-            metadata={"failed_blocking_checks": dg.MetadataValue.json(failed)},
+    crashed = done.failure_metadata() if done is not None else {}
+    if not blocked and not crashed:
+        return
+    parts = []
+    if crashed:
+        parts.append(
+            f"{len(crashed)} host-hour(s) failed: " + "; ".join(f"{k}: {e}" for k, e in crashed.items())
         )
+    if blocked:
+        parts.append(f"blocking check failed for {len(blocked)} host-hour(s): {'; '.join(blocked)}")
+    raise dg.Failure(
+        description=". ".join(parts) + ". The other host-hours of this step are materialized; their "
+        "downstream steps follow on the next automation tick. For a failed check, look at the "
+        "partition's quarantine table; for a failed host-hour, at the error (source reachable? raw "
+        "files readable?) and re-materialize the FAILED partition.",
+        metadata={
+            "failed_host_hours": dg.MetadataValue.json(crashed),
+            "failed_blocking_checks": dg.MetadataValue.json(blocked),
+        },
+    )
 
 
-def range_metadata(
+def range_results(
     context: dg.AssetExecutionContext,
     asset_key: dg.AssetKey,
     done: FanOut,
     per_partition: Callable[[Any], dict[str, Any]],
     schema: Any = None,
-) -> dict[str, Any]:
-    """Metadata of a range step: each host-hour's own light metadata (counts, paths) on ITS
-    materialization event, a failed host-hour's error ("error") on its own; returns the small key-scoped
-    part that Dagster copies onto every partition's event (host-hour count, the failures by name).
+    extra: dict[str, Any] | None = None,
+) -> list[dg.MaterializeResult | dg.AssetMaterialization]:
+    """The materialization events of a range step: each SUCCESSFUL host-hour with its own light
+    metadata (counts, paths); a host-hour whose work raised gets none, so it is not shown (or
+    treated by the automation) as materialized. ``extra`` (small, fleet-wide: model version, state
+    version) is on every event.
 
-    Before, the whole fleet's table (by_host_hour JSON, column schema) was key-scoped and so
-    written once per partition: ~6.5 kB per materialization event; each SQLite write costs more
-    with size (measured: 15 ms at 6 kB vs 7-9 ms light). ``schema`` (identical for every
-    host-hour, ~2-5 kB) is recorded once per range step, on its first successful host-hour (hour-major
-    order): Dagster writes a range's events in its own order, so "the newest event" cannot be chosen."""
-    keys = sorted({*done.results, *done.failures}, key=lambda hk: (hk[1], hk[0]))
-    first_ok = next((k for k in keys if k in done.results), None)
-    for (host, hour), value in done.results.items():
-        md = dict(per_partition(value))
-        if schema is not None and (host, hour) == first_ok:
+    With no failure, one MaterializeResult (the step's output, so the run's downstream steps go on)
+    and each host-hour's metadata on its own event through add_asset_metadata. With failures, one
+    explicit AssetMaterialization per successful host-hour; the caller then fails the step
+    (:func:`fail_range_step`). ``schema`` (identical for every host-hour, ~2-5 kB; each SQLite event
+    write costs more with size, measured 15 ms at 6 kB vs 7-9 ms light) is recorded once per range
+    step, on its first successful host-hour (hour-major order)."""
+    ok = sorted(done.results, key=lambda hk: (hk[1], hk[0]))
+    fleet = {"fleet/host_hours": len(ok) + len(done.failures), **(extra or {})}
+    if not done.failures:
+        for host, hour in ok:
+            md = dict(per_partition(done.results[(host, hour)]))
+            if schema is not None and (host, hour) == ok[0]:
+                md["dagster/column_schema"] = schema
+            _add_partition_metadata(context, asset_key, partition_str(host, hour), md)
+        return [dg.MaterializeResult(asset_key=asset_key, metadata=fleet)]
+    events: list[dg.MaterializeResult | dg.AssetMaterialization] = []
+    for host, hour in ok:
+        md = {**per_partition(done.results[(host, hour)]), **fleet}
+        if schema is not None and (host, hour) == ok[0]:
             md["dagster/column_schema"] = schema
-        _add_partition_metadata(context, asset_key, partition_str(host, hour), md)
-    for (host, hour), error in done.failures.items():
-        _add_partition_metadata(context, asset_key, partition_str(host, hour), {"error": error})
-    return {
-        "fleet/host_hours": len(keys),
-        "fleet/failed_host_hours": len(done.failures),
-        "failed": dg.MetadataValue.json(done.failure_metadata()),
-    }
+        events.append(
+            dg.AssetMaterialization(asset_key=asset_key, partition=partition_str(host, hour), metadata=md)
+        )
+    return events
 
 
 def _add_partition_metadata(

@@ -181,3 +181,24 @@ def test_hourly_incident_already_sent_by_the_fast_path_is_not_notified_again(tmp
         notify_new_incidents.evaluate_tick(ctx)
     sent = [a for line in (tmp_path / "n.jsonl").read_text().splitlines() for a in json.loads(line)["alerts"]]
     assert [a["fields"]["incident_id"] for a in sent] == ["later-one"]
+
+
+def _scores(start: str, flags: list[bool]) -> pd.DataFrame:
+    ts = pd.date_range(start, periods=len(flags), freq="1min", tz="UTC")
+    return pd.DataFrame({"window_start": ts, "is_anomaly": flags, "score": [0.7] * len(flags)})
+
+
+def test_an_anomaly_that_goes_on_into_the_next_pull_is_notified_once() -> None:
+    from mlops_assets.defs.fastpath.sensor import anomaly_alerts
+
+    first, open_until = anomaly_alerts(_scores("2026-12-05 10:00", [False, True, True]), HOST, "3")
+    assert [iid for iid, _ in first] == [incident_id(HOST, pd.Timestamp("2026-12-05 10:01", tz="UTC"))]
+    assert open_until == pd.Timestamp("2026-12-05 10:03", tz="UTC")
+    # the next pull starts at 10:03, still anomalous: the same incident, already sent
+    again, open_until = anomaly_alerts(_scores("2026-12-05 10:03", [True, False]), HOST, "3", open_until)
+    assert again == [] and open_until == pd.Timestamp("2026-12-05 10:04", tz="UTC")
+    # a quiet pull closes the run; a later anomaly is a new incident
+    quiet, open_until = anomaly_alerts(_scores("2026-12-05 10:05", [False]), HOST, "3", open_until)
+    assert quiet == [] and open_until is None
+    later, _ = anomaly_alerts(_scores("2026-12-05 10:06", [True]), HOST, "3", open_until)
+    assert [iid for iid, _ in later] == [incident_id(HOST, pd.Timestamp("2026-12-05 10:06", tz="UTC"))]

@@ -74,9 +74,12 @@ def test_three_catch_up_hours_one_run_each_all_scored_once(
         assert auto.total_requested == 0, requested(defs, auto)
 
 
-def test_one_failing_host_is_named_and_the_others_are_scored(
+def test_one_failing_host_is_named_not_materialized_and_the_others_are_scored(
     landing: Path, tmp_path: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A host whose logs vanish between the probe and the collection: the fleet-hour's collect step
+    records every other host-hour, then fails naming the lost one, which is FAILED (not materialized
+    with an error). The automation's next tick carries the others through to scores."""
     monkeypatch.setenv("MLOPS_SENSOR_BACKFILL_HOURS", "1")
     mixed = tmp_path / "landing"
     mixed.mkdir()
@@ -84,26 +87,58 @@ def test_one_failing_host_is_named_and_the_others_are_scored(
         (mixed / host).symlink_to(landing / host)
     defs = fleet_defs(mixed, tmp_path, monkeypatch)
     mark_parents_present(instance)
+    auto = dg.evaluate_automation_conditions(defs=defs, instance=instance)
     (request,) = sensor_tick(defs, instance).run_requests
-    (mixed / HOSTS[1]).unlink()  # the host's logs vanish between the probe and the collection
+    (mixed / HOSTS[1]).unlink()
     result = execute(defs, instance, request)
-    assert result.success, "one host's failure must not fail the fleet-hour"
-    raw = result.asset_materializations_for_node("raw_logs")
-    failed = raw[0].metadata["failed"].value
-    assert list(failed) == [f"{HOSTS[1]}|{HOURS[-1]}"] and "unknown host" in failed[f"{HOSTS[1]}|{HOURS[-1]}"]
+    hour, lost = HOURS[-1], f"{HOSTS[1]}|{HOURS[-1]}"
+    good = {f"{h}|{hour}" for h in (HOSTS[0], HOSTS[2])}
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    assert failure.step_key == "raw_logs"
+    assert lost in failure.event_specific_data.error.message
+    assert "unknown host" in failure.event_specific_data.error.message
+    for src in ("raw_gpu", "raw_journal"):
+        assert materialized(instance, src) == good, src
+        status = instance.get_status_by_partition(
+            dg.AssetKey(src), [lost], defs.resolve_assets_def(src).partitions_def
+        )
+        assert status == {lost: dg.AssetPartitionStatus.FAILED}, "shown as failed, not green"
+    # Per host x hour events carry their OWN figures.
+    gpu_raw = _partition_events(instance, "raw_gpu", result.run_id)
+    assert set(gpu_raw) == good and all(md["lines"].value > 0 for md in gpu_raw.values())
+
+    auto = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=auto.cursor)
+    assert {p for a, p in requested(defs, auto) if a == "parsed_gpu"} == good, "only the collected ones"
+    for _ in range(3):  # parse -> features / health -> scores, one tick each
+        for run in automation_runs(defs, auto):
+            assert execute(defs, instance, run).success
+        auto = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=auto.cursor)
+    assert materialized(instance, "anomaly_scores") == good
     store = PartitionStore(str(tmp_path / "store"))
     assert sorted(store.hosts("scores")) == [HOSTS[0], HOSTS[2]]
-    # Per host x hour events carry their OWN figures; the failing one names its error on its own event.
-    hour = HOURS[-1]
-    gpu = _partition_events(instance, "parsed_gpu", result.run_id)
-    assert "unknown host" in str(
-        _partition_events(instance, "raw_gpu", result.run_id)[f"{HOSTS[1]}|{hour}"]["error"]
-    )
+    gpu = _partition_events(instance, "parsed_gpu", None)
     for host in (HOSTS[0], HOSTS[2]):
         rows = len(store.read("gpu_samples", host, hour))
-        assert gpu[f"{host}|{hour}"]["dagster/row_count"].value == rows, (
-            "a partition's own rows, not the fleet's"
-        )
+        assert gpu[f"{host}|{hour}"]["dagster/row_count"].value == rows, "a partition's own rows"
+
+
+def test_a_range_step_records_each_host_hour_on_its_own_event(
+    landing: Path, tmp_path: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLOPS_SENSOR_BACKFILL_HOURS", "1")
+    defs = fleet_defs(landing, tmp_path, monkeypatch)
+    mark_parents_present(instance)
+    (request,) = sensor_tick(defs, instance).run_requests
+    result = execute(defs, instance, request)
+    assert result.success
+    hour = HOURS[-1]
+    store = PartitionStore(str(tmp_path / "store"))
+    gpu = _partition_events(instance, "parsed_gpu", result.run_id)
+    assert set(gpu) == {f"{h}|{hour}" for h in HOSTS}
+    for host in HOSTS:
+        rows = len(store.read("gpu_samples", host, hour))
+        assert gpu[f"{host}|{hour}"]["dagster/row_count"].value == rows, "a partition's own rows"
     assert "by_host_hour" not in gpu[f"{HOSTS[0]}|{hour}"], "no fleet table copied onto every partition"
     with_schema = [k for k, md in gpu.items() if "dagster/column_schema" in md]
     assert with_schema == [f"{HOSTS[0]}|{hour}"], "the (identical) schema once per range step, not per event"
@@ -114,14 +149,19 @@ def test_one_failing_host_is_named_and_the_others_are_scored(
     }
     assert verdicts == {
         (f"{h}|{hour}", c)
-        for h in (HOSTS[0], HOSTS[2])
+        for h in HOSTS
         for c in ("quarantine_rate", "column_schema", "timestamps_in_order", "raw_freshness")
     }
 
 
-def _partition_events(instance: dg.DagsterInstance, key: str, run_id: str) -> dict[str, dict]:
-    records = instance.fetch_materializations(dg.AssetKey(key), limit=100).records
-    return {r.partition_key: dict(r.asset_materialization.metadata) for r in records if r.run_id == run_id}
+def _partition_events(instance: dg.DagsterInstance, key: str, run_id: str | None) -> dict[str, dict]:
+    """partition -> metadata of the asset's newest materializations (of ``run_id`` when given)."""
+    records = instance.fetch_materializations(dg.AssetKey(key), limit=100).records  # newest first
+    out: dict[str, dict] = {}
+    for r in records:
+        if (run_id is None or r.run_id == run_id) and r.partition_key not in out:
+            out[r.partition_key] = dict(r.asset_materialization.metadata)
+    return out
 
 
 def _check_evaluations(instance: dg.DagsterInstance, run_id: str) -> list:

@@ -87,12 +87,16 @@ def event_alerts(events: pd.DataFrame, host: str) -> list[tuple[str, Alert]]:
     return list(out.items())
 
 
-def anomaly_alerts(scores: pd.DataFrame, host: str, version: str) -> list[tuple[str, Alert]]:
+def anomaly_alerts(
+    scores: pd.DataFrame, host: str, version: str, open_until: pd.Timestamp | None = None
+) -> tuple[list[tuple[str, Alert]], pd.Timestamp | None]:
     """One alert per run of consecutive anomalous windows; id = the hourly incident's id when the
-    incident starts in this pull (an incident continuing from the previous pull was already sent)."""
+    incident starts in this pull. ``open_until`` is the end of the previous pull's last flagged
+    window: a run that goes on from it was already sent, under the id of its first window (the
+    hourly incident merges it the same way). Returns the alerts and the new ``open_until``."""
     flagged = scores[scores["is_anomaly"]].sort_values("window_start")
     out = []
-    prev_end = None
+    prev_end = open_until
     for w in flagged.itertuples(index=False):
         start = pd.Timestamp(w.window_start)
         if prev_end is not None and start <= prev_end:
@@ -120,14 +124,22 @@ def anomaly_alerts(scores: pd.DataFrame, host: str, version: str) -> list[tuple[
                 ),
             )
         )
-    return out
+    return out, (prev_end if len(flagged) else None)  # a pull without a flagged window closes the run
 
 
 def host_alerts(
-    host: str, since: datetime, until: datetime, log_source, storage: StorageResource, model, now: datetime
-) -> list[tuple[str, Alert]]:
+    host: str,
+    since: datetime,
+    until: datetime,
+    log_source,
+    storage: StorageResource,
+    model,
+    now: datetime,
+    open_until: pd.Timestamp | None = None,
+) -> tuple[list[tuple[str, Alert]], pd.Timestamp | None]:
     """Events up to ``now`` (a fault is sent without waiting for its minute to close; the next pull
-    sees it again and the ledger drops the repeat); anomalies only on the complete windows < until."""
+    sees it again and the ledger drops the repeat); anomalies only on the complete windows < until.
+    Also returns the end of the last flagged window (``open_until`` of the next pull)."""
     # Sources take whole-minute bounds: up to the end of the current minute (records so far).
     fetch_end = max(pd.Timestamp(now).ceil("1min").to_pydatetime(), until)
     bundle = log_source.source().fetch(host, since, fetch_end, list(SOURCES))
@@ -139,8 +151,11 @@ def host_alerts(
         tagged = assign_templates(tables, miner)
         feats = build_window_features(tagged, host, since, until, window=WINDOW)
         counts = build_template_counts(tagged, host, since, until, window=WINDOW)
-        alerts += anomaly_alerts(score(model[0], feats, counts, model_version=model[1]), host, model[1])
-    return alerts
+        flagged, open_until = anomaly_alerts(
+            score(model[0], feats, counts, model_version=model[1]), host, model[1], open_until
+        )
+        alerts += flagged
+    return alerts, open_until
 
 
 @dg.sensor(
@@ -159,6 +174,9 @@ def fast_path_sensor(
 ) -> dg.SkipReason:
     state = json.loads(context.cursor) if context.cursor else {}
     pulls: dict[str, str] = dict(state.get("pulls") or {})
+    # host -> end of the last anomalous window of its previous pull: an anomaly that goes on into
+    # the next pull is the same incident, not a second notification
+    open_runs: dict[str, str] = dict(state.get("open_anomalies") or {})
     hosts = sorted(context.instance.get_dynamic_partitions(hosts_partitions.name))
     now = datetime.now(UTC)
     model = None
@@ -170,9 +188,10 @@ def fast_path_sensor(
     windows = {h: pull_window(pulls.get(h), now) for h in hosts}
     todo = [h for h in hosts if now > windows[h][0]]
 
-    def one(host: str) -> tuple[str, list[tuple[str, Alert]] | None, str | None]:
+    def one(host: str) -> tuple[str, tuple[list[tuple[str, Alert]], pd.Timestamp | None] | None, str | None]:
+        opened = pd.Timestamp(open_runs[host]) if host in open_runs else None
         try:
-            return host, host_alerts(host, *windows[host], log_source, storage, model, now), None
+            return host, host_alerts(host, *windows[host], log_source, storage, model, now, opened), None
         except Exception as exc:  # noqa: BLE001 - a host that fails is named, the others still alert
             return host, None, f"{type(exc).__name__}: {exc}"
 
@@ -181,19 +200,26 @@ def fast_path_sensor(
     seen = set(notified_ids(storage))
     fresh: dict[str, Alert] = {}
     problems = []
-    for host, alerts, error in done:
-        if error is not None:
+    for host, found, error in done:
+        if error is not None or found is None:
             problems.append(f"{host}: {error}")
             continue
+        alerts, open_until = found
         pulls[host] = windows[host][1].isoformat()
-        for iid, alert in alerts or []:
+        if open_until is None:
+            open_runs.pop(host, None)
+        else:
+            open_runs[host] = open_until.isoformat()
+        for iid, alert in alerts:
             if iid not in seen and notifier.severity_at_least(alert.severity):
                 fresh.setdefault(iid, alert)
     results, outbox = deliver_with_outbox(
         notifier.build(), list(fresh.values()), state.get("outbox") or {}, context.log
     )
     record(storage, list(fresh))
-    context.update_cursor(json.dumps({"pulls": pulls, "outbox": outbox}, sort_keys=True))
+    context.update_cursor(
+        json.dumps({"pulls": pulls, "open_anomalies": open_runs, "outbox": outbox}, sort_keys=True)
+    )
     for p in problems:
         context.log.warning(p)
     failed = [f"{d.channel}: {d.error}" for d in results if not d.ok]

@@ -5,6 +5,7 @@ never change the vocabulary; the miner's state_version is recorded in the metada
 """
 
 import os
+from collections.abc import Iterator
 from datetime import timedelta
 
 import dagster as dg
@@ -13,10 +14,11 @@ import pandas as pd
 from mlops_assets.defs.partitions import (
     FLEET_BACKFILL,
     HOURLY_FMT,
+    fail_range_step,
     fan_out,
     host_hour_partitions,
     host_hours,
-    range_metadata,
+    range_results,
     window_of,
 )
 from mlops_assets.defs.schema import table_schema
@@ -114,7 +116,9 @@ def features_host_hour(store, miner, host: str, hour: str) -> dict[str, object]:
     op_tags=stage_tags("features"),
     backfill_policy=FLEET_BACKFILL,
 )
-def window_features(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+def window_features(
+    context: dg.AssetExecutionContext, storage: StorageResource
+) -> Iterator[dg.MaterializeResult | dg.AssetMaterialization]:
     store = storage.store()
     miner = load_template_miner(storage.root)
     done = fan_out(
@@ -122,18 +126,16 @@ def window_features(context: dg.AssetExecutionContext, storage: StorageResource)
     )
     if context.has_partition_key:
         ((metadata),) = done.results.values()
-        return dg.MaterializeResult(metadata=metadata)
-    # Range step: each host-hour's counts on its own event; the schema once (partitions.range_metadata).
+        yield dg.MaterializeResult(metadata=metadata)
+        return
+    # Range step: each host-hour's counts on its own event; the schema once (partitions.range_results).
     light = ("dagster/row_count", "template_rows", "unmatched_messages")
-    return dg.MaterializeResult(
-        metadata={
-            **range_metadata(
-                context,
-                dg.AssetKey("window_features"),
-                done,
-                lambda md: {k: md[k] for k in light},
-                schema=next(iter(done.results.values()))["dagster/column_schema"],
-            ),
-            "template_state_version": miner.state_version,
-        }
+    yield from range_results(
+        context,
+        dg.AssetKey("window_features"),
+        done,
+        lambda md: {k: md[k] for k in light},
+        schema=next(iter(done.results.values()))["dagster/column_schema"],
+        extra={"template_state_version": miner.state_version},
     )
+    fail_range_step(done)

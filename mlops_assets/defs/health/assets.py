@@ -7,6 +7,7 @@ which fails on any missing partition.
 
 import json
 import os
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import dagster as dg
@@ -16,10 +17,11 @@ from mlops_assets.defs.features.assets import expected_gpus, read_parsed
 from mlops_assets.defs.partitions import (
     FLEET_BACKFILL,
     HOURLY_FMT,
+    fail_range_step,
     fan_out,
     host_hour_partitions,
     host_hours,
-    partition_str,
+    range_results,
     window_of,
 )
 from mlops_assets.defs.schema import table_schema
@@ -80,30 +82,27 @@ def history(store, host: str, start: datetime) -> pd.DataFrame:
     op_tags=stage_tags("features"),
     backfill_policy=FLEET_BACKFILL,
 )
-def health_events(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
+def health_events(
+    context: dg.AssetExecutionContext, storage: StorageResource
+) -> Iterator[dg.MaterializeResult | dg.AssetMaterialization]:
     """One host-hour, or every host-hour of a fleet-hour / catch-up range (each host's hours in order,
     so escalation sees the earlier hours' events)."""
     store = storage.store()
     done = fan_out(context, host_hours(context), lambda host, hour: health_host_hour(store, host, hour))
     if context.has_partition_key:
         ((metadata),) = done.results.values()
-        return dg.MaterializeResult(metadata=metadata)
-    per = {partition_str(h, k): md for (h, k), md in sorted(done.results.items())}
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": sum(int(md["dagster/row_count"]) for md in per.values()),
-            "host_hours": len(per),
-            "incident_worthy": sum(int(md["incident_worthy"]) for md in per.values()),
-            "escalated": sum(int(md["escalated"]) for md in per.values()),
-            "by_host_hour": dg.MetadataValue.json(
-                {
-                    k: {"rows": md["dagster/row_count"], "incident_worthy": md["incident_worthy"]}
-                    for k, md in per.items()
-                }
-            ),
-            "failed": dg.MetadataValue.json(done.failure_metadata()),
-        }
+        yield dg.MaterializeResult(metadata=metadata)
+        return
+    # Range step: each host-hour's counts on its own event; the schema once (partitions.range_results).
+    light = ("dagster/row_count", "incident_worthy", "escalated", "by_severity")
+    yield from range_results(
+        context,
+        dg.AssetKey(HEALTH_TABLE),
+        done,
+        lambda md: {k: md[k] for k in light},
+        schema=next(iter(done.results.values()))["dagster/column_schema"],
     )
+    fail_range_step(done)
 
 
 def health_host_hour(store, host: str, hour: str) -> dict[str, object]:

@@ -7,10 +7,11 @@ import dagster as dg
 from mlops_assets.defs.partitions import (
     FLEET_BACKFILL,
     FanOut,
+    fail_range_step,
     fan_out,
     host_hour_partitions,
     host_hours,
-    range_metadata,
+    range_results,
     window_of,
 )
 from mlops_assets.defs.tags import stage_tags
@@ -90,18 +91,16 @@ def raw_logs(context: dg.AssetExecutionContext, log_source: LogSourceResource, s
                 asset_key=RAW_KEYS[src], metadata=metadata, data_version=dg.DataVersion(stats["sha256_16"])
             )
             continue
-        # Range step: each host-hour's counts and path on its own event, failures named (range_metadata).
-        yield dg.MaterializeResult(
-            asset_key=RAW_KEYS[src],
-            metadata=range_metadata(
-                context,
-                RAW_KEYS[src],
-                FanOut(results=per, failures=done.failures),
-                lambda st: {
-                    "bytes": st["bytes"],
-                    "lines": st["lines"],
-                    "sha256_16": st["sha256_16"],
-                    "path": dg.MetadataValue.path(st["path"]),
-                },
-            ),
+        # Range step: each host-hour's counts and path on its own event; a failed one has none.
+        yield from range_results(
+            context,
+            RAW_KEYS[src],
+            FanOut(results=per, failures=done.failures),
+            lambda st: {
+                "bytes": st["bytes"],
+                "lines": st["lines"],
+                "sha256_16": st["sha256_16"],
+                "path": dg.MetadataValue.path(st["path"]),
+            },
         )
+    fail_range_step(done)

@@ -1,6 +1,7 @@
 """anomaly_scores: score one host-hour with the champion and keep the evidence behind each alarm."""
 
 import json
+from collections.abc import Iterator
 from datetime import timedelta
 
 import dagster as dg
@@ -10,10 +11,11 @@ from mlops_assets.defs.model.resources import ModelRegistryResource
 from mlops_assets.defs.partitions import (
     FLEET_BACKFILL,
     HOURLY_FMT,
+    fail_range_step,
     fan_out,
     host_hour_partitions,
     host_hours,
-    range_metadata,
+    range_results,
     window_of,
 )
 from mlops_assets.defs.schema import table_schema
@@ -157,7 +159,7 @@ def score_host_hour(
 )
 def anomaly_scores(
     context: dg.AssetExecutionContext, storage: StorageResource, model_registry: ModelRegistryResource
-) -> dg.MaterializeResult:
+) -> Iterator[dg.MaterializeResult | dg.AssetMaterialization]:
     store = storage.store()
     model, version = champion(model_registry)
     done = fan_out(
@@ -167,21 +169,22 @@ def anomaly_scores(
     )
     if context.has_partition_key:
         ((metadata),) = done.results.values()
-        return dg.MaterializeResult(metadata=metadata)
-    # Range step: each host-hour's figures on its own event; the schema once (partitions.range_metadata).
+        yield dg.MaterializeResult(metadata=metadata)
+        return
+    # Range step: each host-hour's figures on its own event; the schema once (partitions.range_results).
     light = ("dagster/row_count", "anomalous_windows", "max_score", "context_windows", "coverage")
-    return dg.MaterializeResult(
-        metadata={
-            **range_metadata(
-                context,
-                dg.AssetKey("anomaly_scores"),
-                done,
-                lambda md: {k: md[k] for k in light},
-                schema=next(iter(done.results.values()))["dagster/column_schema"],
-            ),
+    hosts = sorted({h for h, _ in done.results})
+    yield from range_results(
+        context,
+        dg.AssetKey("anomaly_scores"),
+        done,
+        lambda md: {k: md[k] for k in light},
+        schema=next(iter(done.results.values()))["dagster/column_schema"],
+        extra={
             "model_version": version,
             "health_only_hosts": dg.MetadataValue.json(
-                {h: model.coverage(h) for h in sorted({h for h, _ in done.results}) if not model.knows(h)}
+                {h: model.coverage(h) for h in hosts if not model.knows(h)}
             ),
-        }
+        },
     )
+    fail_range_step(done)

@@ -17,11 +17,11 @@ from mlops_assets.defs.partitions import (
     FLEET_BACKFILL,
     FanOut,
     check_events,
-    fail_on_blocking,
+    fail_range_step,
     fan_out,
     host_hour_partitions,
     host_hours,
-    range_metadata,
+    range_results,
     window_of,
 )
 from mlops_assets.defs.schema import table_schema
@@ -194,18 +194,18 @@ def build_parse_asset(source: str) -> dg.AssetsDefinition:
         )
         if context.has_partition_key:
             ((metadata, _),) = done.results.values()
+            yield dg.MaterializeResult(asset_key=key, metadata=metadata)
         else:
-            metadata = range_metadata(
+            yield from range_results(
                 context,
                 key,
                 FanOut(results={k: md for k, (md, _) in done.results.items()}, failures=done.failures),
                 without_schema,
                 schema=next(iter(done.results.values()))[0][SCHEMA_KEY],
             )
-        yield dg.MaterializeResult(asset_key=key, metadata=metadata)
         events = check_events(context, key, {k: checks for k, (_, checks) in done.results.items()}, by_name)
         yield from events
-        fail_on_blocking(events)
+        fail_range_step(done, events)
 
     return _parse
 
