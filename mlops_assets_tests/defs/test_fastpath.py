@@ -197,8 +197,10 @@ def test_an_anomaly_that_goes_on_into_the_next_pull_is_notified_once() -> None:
     # the next pull starts at 10:03, still anomalous: the same incident, already sent
     again, open_until = anomaly_alerts(_scores("2026-12-05 10:03", [True, False]), HOST, "3", open_until)
     assert again == [] and open_until == pd.Timestamp("2026-12-05 10:04", tz="UTC")
-    # a quiet pull closes the run; a later anomaly is a new incident
-    quiet, open_until = anomaly_alerts(_scores("2026-12-05 10:05", [False]), HOST, "3", open_until)
+    # a gap the hourly incidents merge (<= 3 min) keeps it open; a longer quiet stretch closes it
+    short, still = anomaly_alerts(_scores("2026-12-05 10:05", [False]), HOST, "3", open_until)
+    assert short == [] and still == open_until
+    quiet, open_until = anomaly_alerts(_scores("2026-12-05 10:05", [False] * 4), HOST, "3", open_until)
     assert quiet == [] and open_until is None
-    later, _ = anomaly_alerts(_scores("2026-12-05 10:06", [True]), HOST, "3", open_until)
-    assert [iid for iid, _ in later] == [incident_id(HOST, pd.Timestamp("2026-12-05 10:06", tz="UTC"))]
+    later, _ = anomaly_alerts(_scores("2026-12-05 10:09", [True]), HOST, "3", open_until)
+    assert [iid for iid, _ in later] == [incident_id(HOST, pd.Timestamp("2026-12-05 10:09", tz="UTC"))]

@@ -21,6 +21,7 @@ import pandas as pd
 from mlops_assets.defs.fastpath.events import critical_events
 from mlops_assets.defs.fastpath.ledger import notified_ids, record
 from mlops_assets.defs.model.resources import ModelRegistryResource
+from mlops_assets.defs.monitor.incidents import MERGE_GAP
 from mlops_assets.defs.monitor.scoring import champion
 from mlops_assets.defs.notify.sensors import deliver_with_outbox
 from mlops_assets.defs.partitions import hosts_partitions
@@ -92,14 +93,15 @@ def anomaly_alerts(
 ) -> tuple[list[tuple[str, Alert]], pd.Timestamp | None]:
     """One alert per run of consecutive anomalous windows; id = the hourly incident's id when the
     incident starts in this pull. ``open_until`` is the end of the previous pull's last flagged
-    window: a run that goes on from it was already sent, under the id of its first window (the
-    hourly incident merges it the same way). Returns the alerts and the new ``open_until``."""
+    window: a run that goes on from it (gaps <= the hourly incidents' MERGE_GAP, the rule that merges
+    them there) was already sent, under the id of its first window. Returns the alerts and the new
+    ``open_until`` (None once the gap since the last flagged window is too long to merge)."""
     flagged = scores[scores["is_anomaly"]].sort_values("window_start")
     out = []
     prev_end = open_until
     for w in flagged.itertuples(index=False):
         start = pd.Timestamp(w.window_start)
-        if prev_end is not None and start <= prev_end:
+        if prev_end is not None and start <= prev_end + MERGE_GAP:
             prev_end = start + pd.Timedelta(WINDOW)
             continue
         prev_end = start + pd.Timedelta(WINDOW)
@@ -124,7 +126,9 @@ def anomaly_alerts(
                 ),
             )
         )
-    return out, (prev_end if len(flagged) else None)  # a pull without a flagged window closes the run
+    last_end = pd.Timestamp(scores["window_start"].max()) + pd.Timedelta(WINDOW) if len(scores) else None
+    still_open = prev_end is not None and (last_end is None or last_end <= prev_end + MERGE_GAP)
+    return out, (prev_end if still_open else None)
 
 
 def host_alerts(
