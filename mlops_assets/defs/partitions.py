@@ -294,6 +294,25 @@ def range_results(
     return events
 
 
+def light_range_results(
+    context: dg.AssetExecutionContext,
+    asset_key: dg.AssetKey,
+    done: FanOut,
+    light: Sequence[str],
+    extra: dict[str, Any] | None = None,
+) -> list[dg.MaterializeResult | dg.AssetMaterialization]:
+    """:func:`range_results` for a step whose per-host-hour work returns its full single-partition
+    metadata: each event keeps the ``light`` keys; the column schema comes from that metadata, once."""
+    return range_results(
+        context,
+        asset_key,
+        done,
+        lambda md: {k: md[k] for k in light},
+        schema=next(iter(done.results.values()))["dagster/column_schema"],
+        extra=extra,
+    )
+
+
 def _add_partition_metadata(
     context: dg.AssetExecutionContext, asset_key: dg.AssetKey, partition: str, metadata: dict[str, Any]
 ) -> None:

@@ -18,7 +18,7 @@ from mlops_assets.defs.partitions import (
     fan_out,
     host_hour_partitions,
     host_hours,
-    range_results,
+    light_range_results,
     window_of,
 )
 from mlops_assets.defs.schema import table_schema
@@ -130,12 +130,11 @@ def window_features(
         return
     # Range step: each host-hour's counts on its own event; the schema once (partitions.range_results).
     light = ("dagster/row_count", "template_rows", "unmatched_messages")
-    yield from range_results(
+    yield from light_range_results(
         context,
         dg.AssetKey("window_features"),
         done,
-        lambda md: {k: md[k] for k in light},
-        schema=next(iter(done.results.values()))["dagster/column_schema"],
+        light,
         extra={"template_state_version": miner.state_version},
     )
     fail_range_step(done)

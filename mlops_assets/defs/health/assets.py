@@ -21,7 +21,7 @@ from mlops_assets.defs.partitions import (
     fan_out,
     host_hour_partitions,
     host_hours,
-    range_results,
+    light_range_results,
     window_of,
 )
 from mlops_assets.defs.schema import table_schema
@@ -95,12 +95,11 @@ def health_events(
         return
     # Range step: each host-hour's counts on its own event; the schema once (partitions.range_results).
     light = ("dagster/row_count", "incident_worthy", "escalated", "by_severity")
-    yield from range_results(
+    yield from light_range_results(
         context,
         dg.AssetKey(HEALTH_TABLE),
         done,
-        lambda md: {k: md[k] for k in light},
-        schema=next(iter(done.results.values()))["dagster/column_schema"],
+        light,
     )
     fail_range_step(done)
 

@@ -15,7 +15,7 @@ from mlops_assets.defs.partitions import (
     fan_out,
     host_hour_partitions,
     host_hours,
-    range_results,
+    light_range_results,
     window_of,
 )
 from mlops_assets.defs.schema import table_schema
@@ -174,12 +174,11 @@ def anomaly_scores(
     # Range step: each host-hour's figures on its own event; the schema once (partitions.range_results).
     light = ("dagster/row_count", "anomalous_windows", "max_score", "context_windows", "coverage")
     hosts = sorted({h for h, _ in done.results})
-    yield from range_results(
+    yield from light_range_results(
         context,
         dg.AssetKey("anomaly_scores"),
         done,
-        lambda md: {k: md[k] for k in light},
-        schema=next(iter(done.results.values()))["dagster/column_schema"],
+        light,
         extra={
             "model_version": version,
             "health_only_hosts": dg.MetadataValue.json(
