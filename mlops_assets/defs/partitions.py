@@ -276,22 +276,17 @@ def range_results(
     step, on its first successful host-hour (hour-major order)."""
     ok = sorted(done.results, key=lambda hk: (hk[1], hk[0]))
     fleet = {"fleet/host_hours": len(ok) + len(done.failures), **(extra or {})}
+    own = {key: dict(per_partition(done.results[key])) for key in ok}
+    if schema is not None:
+        own[ok[0]]["dagster/column_schema"] = schema
     if not done.failures:
-        for host, hour in ok:
-            md = dict(per_partition(done.results[(host, hour)]))
-            if schema is not None and (host, hour) == ok[0]:
-                md["dagster/column_schema"] = schema
+        for (host, hour), md in own.items():
             _add_partition_metadata(context, asset_key, partition_str(host, hour), md)
         return [dg.MaterializeResult(asset_key=asset_key, metadata=fleet)]
-    events: list[dg.MaterializeResult | dg.AssetMaterialization] = []
-    for host, hour in ok:
-        md = {**per_partition(done.results[(host, hour)]), **fleet}
-        if schema is not None and (host, hour) == ok[0]:
-            md["dagster/column_schema"] = schema
-        events.append(
-            dg.AssetMaterialization(asset_key=asset_key, partition=partition_str(host, hour), metadata=md)
-        )
-    return events
+    return [
+        dg.AssetMaterialization(asset_key=asset_key, partition=partition_str(h, k), metadata={**md, **fleet})
+        for (h, k), md in own.items()
+    ]
 
 
 def light_range_results(
