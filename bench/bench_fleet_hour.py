@@ -10,7 +10,8 @@ feature columns, registered in a tmp MLflow (sqlite) store.
   quarantine, features, template counts, scores, evidence; atomic temp + fsync + rename).
   `pure_compute_s` is the same without any write (reported, not the target's denominator). Not in
   either: the parse quality checks and the re-reads between steps (a step boundary's cost).
-- Dagster: a persistent local instance (sqlite, DagsterInstance.local_temp, as `make dev`);
+- Dagster: a persistent local instance: a fresh DAGSTER_HOME with the repo's dagster.yaml, as `make dev`
+  (SQLite; the event log is mlops_assets/local_event_log.py);
   new_data_sensor's tick yields ONE run for the fleet-hour (raw -> parsed -> window_features ->
   anomaly_scores, range over the 20 hosts), executed in process. Wall = tick + run. Every event-log
   write is timed (`event_log_s`, by event type): the overhead split into Dagster's own event writing
@@ -216,6 +217,14 @@ def fleet_run(defs, instance, hosts: list[str]) -> dict[str, object]:
     }
 
 
+def local_home(home: Path) -> Path:
+    """A fresh DAGSTER_HOME with the repo's own dagster.yaml (the local instance `make dev` runs)."""
+    home.mkdir()
+    (home / "dagster.yaml").write_text((Path(__file__).resolve().parents[1] / "dagster.yaml").read_text())
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
 def build_defs(tmp: Path, store: str, uri: str, artifacts: str):
     import dagster as dg
 
@@ -327,8 +336,8 @@ def run() -> list[dict]:
     pure, pure_cpu = min(pure_runs)
 
     defs = build_defs(tmp, str(tmp / "store"), uri, artifacts)
-    (tmp / "dagster_home").mkdir()
-    with dg.DagsterInstance.local_temp(str(tmp / "dagster_home")) as instance:
+    home = local_home(tmp / "dagster_home")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
         out = fleet_run(defs, instance, hosts)
         request = out["request"]
         # The same work as one run per host-hour (the design before issue 15), on SAMPLE hosts.

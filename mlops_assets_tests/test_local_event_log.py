@@ -1,0 +1,79 @@
+"""The local instance's event log (repo dagster.yaml) keeps its engines and stays readable by stock Dagster."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+from mlops_assets.local_event_log import KeptEngineSqliteEventLogStorage
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dg.asset
+def counted() -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata={"rows": 3})
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    shutil.copy(REPO / "dagster.yaml", tmp_path / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    return tmp_path
+
+
+def test_the_repo_instance_uses_it_and_a_stock_reader_sees_the_same_events(home: Path) -> None:
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        storage = instance.event_log_storage
+        assert isinstance(storage, KeptEngineSqliteEventLogStorage)
+        for _ in range(2):
+            result = dg.materialize([counted], instance=instance)
+            assert result.success
+        assert len(storage._engines) >= 2  # the index and at least one run file, kept
+        run_db = Path(storage.path_for_shard(result.run_id))
+        assert run_db.exists() and run_db.parent == home / "history" / "runs"
+        kept = instance.get_latest_materialization_event(dg.AssetKey("counted"))
+        assert kept is not None and kept.run_id == result.run_id
+
+    stock = SqliteEventLogStorage(str(home / "history" / "runs"))
+    try:
+        latest = stock.get_latest_materialization_events([dg.AssetKey("counted")])[dg.AssetKey("counted")]
+        assert latest is not None and latest.run_id == result.run_id
+        assert latest.asset_materialization.metadata["rows"] == dg.IntMetadataValue(3)
+        types = [
+            e.dagster_event.event_type_value for e in stock.get_logs_for_run(result.run_id) if e.dagster_event
+        ]
+        assert "ASSET_MATERIALIZATION" in types and "PIPELINE_SUCCESS" in types  # RUN_SUCCESS
+    finally:
+        stock.dispose()
+
+
+def test_a_run_file_is_closed_after_each_write_so_the_webserver_watchdog_fires(home: Path) -> None:
+    """The live run view waits for <run_id>.db to change: every write must reach it (WAL checkpoint
+    on the last close), not sit in an open connection's -wal file until the run ends."""
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        result = dg.materialize([counted], instance=instance)
+        run_db = Path(instance.event_log_storage.path_for_shard(result.run_id))
+        wal = run_db.with_name(run_db.name + "-wal")
+        assert not wal.exists() or wal.stat().st_size == 0
+
+
+def test_wipe_closes_its_connections_before_the_run_files_go(home: Path) -> None:
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        dg.materialize([counted], instance=instance)
+        instance.event_log_storage.wipe()
+        assert list(instance.event_log_storage._engines) == ["index"]  # reopened to wipe the index
+        result = dg.materialize([counted], instance=instance)  # a fresh run file is created and written
+        assert len(instance.all_logs(result.run_id)) > 0
+
+
+def test_without_dagster_home_or_base_dir_it_says_what_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    with pytest.raises(ValueError, match="set DAGSTER_HOME"):
+        KeptEngineSqliteEventLogStorage.from_config_value(None, {})
+    assert os.getenv("DAGSTER_HOME") is None
