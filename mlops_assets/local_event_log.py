@@ -87,8 +87,13 @@ class KeptEngineSqliteEventLogStorage(SqliteEventLogStorage):
             url = create_db_conn_string(self._base_dir, shard)
             args = {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
             if shard == INDEX_SHARD_NAME:
+                # pooled connections move between threads (the webserver): one at a time, never shared
                 engine = create_engine(
-                    url, poolclass=QueuePool, pool_size=INDEX_POOL_SIZE, max_overflow=8, connect_args=args
+                    url,
+                    poolclass=QueuePool,
+                    pool_size=INDEX_POOL_SIZE,
+                    max_overflow=8,
+                    connect_args={**args, "check_same_thread": False},
                 )
             else:
                 engine = create_engine(url, poolclass=NullPool, connect_args=args)

@@ -77,3 +77,18 @@ def test_without_dagster_home_or_base_dir_it_says_what_to_set(monkeypatch: pytes
     with pytest.raises(ValueError, match="set DAGSTER_HOME"):
         KeptEngineSqliteEventLogStorage.from_config_value(None, {})
     assert os.getenv("DAGSTER_HOME") is None
+
+
+def test_index_connections_are_reused_from_other_threads(home: Path) -> None:
+    """The webserver reads from many threads: a pooled index connection must work in any of them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        dg.materialize([counted], instance=instance)
+        with ThreadPoolExecutor(4) as pool:
+            found = list(
+                pool.map(
+                    lambda _: instance.get_latest_materialization_event(dg.AssetKey("counted")), range(16)
+                )
+            )
+        assert all(f is not None for f in found)
