@@ -98,9 +98,9 @@ class KeptEngineSqliteEventLogStorage(SqliteEventLogStorage):
             else:
                 engine = create_engine(url, poolclass=NullPool, connect_args=args)
             self._engines[shard] = engine
-            runs = [s for s in self._engines if s != INDEX_SHARD_NAME]
-            for old in runs[: max(0, len(runs) - MAX_RUN_ENGINES)]:
-                self._engines.pop(old).dispose()
+            runs = [s for s in self._engines if s != INDEX_SHARD_NAME]  # least recently used first
+            if len(runs) > MAX_RUN_ENGINES:
+                self._engines.pop(runs[0]).dispose()
             return engine
 
     @contextmanager
