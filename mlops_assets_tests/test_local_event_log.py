@@ -90,3 +90,15 @@ def test_index_connections_are_reused_from_other_threads(home: Path) -> None:
                 )
             )
         assert all(f is not None for f in found)
+
+
+def test_run_engines_are_bounded(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long-lived webserver reads many runs: only the most recent run files keep an engine."""
+    import mlops_assets.local_event_log as local_event_log
+
+    monkeypatch.setattr(local_event_log, "MAX_RUN_ENGINES", 2)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        runs = [dg.materialize([counted], instance=instance).run_id for _ in range(4)]
+        kept = [s for s in instance.event_log_storage._engines if s != "index"]
+        assert kept == runs[-2:]
+        assert len(instance.all_logs(runs[0])) > 0  # an evicted run is still readable (a new engine)
