@@ -155,8 +155,8 @@ STEP_WORK: list[float] = []  # seconds inside fan_out (our per-host-hour work, r
 
 
 def time_fan_out() -> None:
-    """Wrap partitions.fan_out before any asset module imports it (bench-only instrumentation)."""
-    import mlops_assets.defs.partitions as partitions
+    """Wrap fan_out before any asset module imports it (bench-only instrumentation)."""
+    import mlops_assets.defs.fan_out as partitions
 
     if getattr(partitions.fan_out, "timed", False):
         return

@@ -3,39 +3,34 @@
 Every host x hour asset has ``BackfillPolicy.single_run()`` and accepts a partition *range*: a run
 tagged with the range ``first_host|H .. last_host|H`` covers the rectangle of hosts x hours between
 them (MultiPartitionsDefinition ranges are per-dimension products), so one run processes a whole
-fleet-hour. Inside a step, :func:`fan_out` runs the per-host-hour work with bounded parallelism and
+fleet-hour. Inside a step, :func:`mlops_assets.defs.fan_out.fan_out` runs the per-host-hour work with bounded parallelism and
 reports a host that fails by name without failing the others.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import dagster as dg
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (  # not re-exported
     AssetCheckEvaluationTargetMaterializationData,
 )
 
+from mlops_assets.defs.fan_out import FanOut
 from mlops_assets.environment import settings
 from mlops_assets.lib.storage.keys import validate_host, validate_partition_key
 
 HOURLY_FMT = "%Y-%m-%d-%H:%M"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
-PARALLELISM_ENV = "MLOPS_FLEET_PARALLELISM"
 
 hosts_partitions = dg.DynamicPartitionsDefinition(name="hosts")
 hourly_partitions = dg.HourlyPartitionsDefinition(start_date=settings().partitions_start, timezone="UTC")
 host_hour_partitions = dg.MultiPartitionsDefinition({"host": hosts_partitions, "hour": hourly_partitions})
 # One run may cover many host-hours (a fleet-hour, or a catch-up rectangle): the step loops over them.
 FLEET_BACKFILL = dg.BackfillPolicy.single_run()
-
-T = TypeVar("T")
 
 
 def host_hour_key(host: str, hour_start: datetime) -> dg.MultiPartitionKey:
@@ -86,73 +81,6 @@ def fleet_range_tags(first_host: str, last_host: str, first_hour: str, last_hour
         RANGE_START_TAG: partition_str(first_host, first_hour),
         RANGE_END_TAG: partition_str(last_host, last_hour),
     }
-
-
-def fleet_parallelism() -> int:
-    raw = os.getenv(PARALLELISM_ENV, "4")
-    if not raw.strip().isdigit() or int(raw) < 1:
-        raise ValueError(f"{PARALLELISM_ENV} must be a positive integer, got {raw!r}")
-    return int(raw)
-
-
-@dataclass
-class FanOut:
-    """Per host-hour results of one step, and the host-hours that failed with their error."""
-
-    results: dict[tuple[str, str], Any] = field(default_factory=dict)
-    failures: dict[tuple[str, str], str] = field(default_factory=dict)
-
-    def failure_metadata(self) -> dict[str, str]:
-        return {partition_str(h, k): err for (h, k), err in sorted(self.failures.items())}
-
-
-def fan_out(
-    context: dg.AssetExecutionContext,
-    keys: Sequence[tuple[str, str]],
-    work: Callable[[str, str], T],
-    parallelism: int | None = None,
-) -> FanOut:
-    """Run ``work(host, hour)`` for every key: hosts concurrently (at most ``parallelism``), each
-    host's hours in order (a source's cursor resumes from the previous hour).
-
-    A host-hour that raises is logged and reported by name; the others finish. When every key
-    failed there is nothing to materialize, so the step fails with all the errors.
-    """
-    out = FanOut()
-    by_host: dict[str, list[tuple[str, str]]] = {}
-    for key in keys:
-        by_host.setdefault(key[0], []).append(key)
-    workers = max(1, min(parallelism or fleet_parallelism(), len(by_host)))
-
-    errors: dict[tuple[str, str], Exception] = {}
-
-    def guarded(key: tuple[str, str]) -> tuple[tuple[str, str], Any, str | None]:
-        try:
-            return key, work(*key), None
-        except Exception as exc:  # noqa: BLE001 - one host's failure is reported by name, never hidden
-            errors[key] = exc
-            return key, None, f"{type(exc).__name__}: {exc}"
-
-    def host_run(host_keys: list[tuple[str, str]]) -> list[tuple[tuple[str, str], Any, str | None]]:
-        return [guarded(k) for k in sorted(host_keys, key=lambda hk: hk[1])]
-
-    if workers == 1:
-        done = [r for ks in by_host.values() for r in host_run(ks)]
-    else:
-        with ThreadPoolExecutor(workers) as pool:
-            done = [r for rs in pool.map(host_run, by_host.values()) for r in rs]
-    for key, value, error in done:
-        if error is None:
-            out.results[key] = value
-        else:
-            out.failures[key] = error
-            context.log.error(f"{key[0]} {key[1]} failed: {error}")
-    if len(keys) == 1 and out.failures:
-        raise errors[keys[0]]  # a single host-hour run fails exactly as its work did
-    if not out.results and out.failures:
-        listed = "; ".join(f"{h} {k}: {e}" for (h, k), e in sorted(out.failures.items()))
-        raise RuntimeError(f"every host-hour of this step failed: {listed}")
-    return out
 
 
 def _target_materializations(

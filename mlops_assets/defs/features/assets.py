@@ -11,11 +11,11 @@ from datetime import timedelta
 import dagster as dg
 import pandas as pd
 
+from mlops_assets.defs.fan_out import fan_out
 from mlops_assets.defs.partitions import (
     FLEET_BACKFILL,
     HOURLY_FMT,
     fail_range_step,
-    fan_out,
     host_hour_partitions,
     host_hours,
     light_range_results,
@@ -122,7 +122,10 @@ def window_features(
     store = storage.store()
     miner = load_template_miner(storage.root)
     done = fan_out(
-        context, host_hours(context), lambda host, hour: features_host_hour(store, miner, host, hour)
+        context,
+        host_hours(context),
+        lambda host, hour: features_host_hour(store, miner, host, hour),
+        processes=True,
     )
     if context.has_partition_key:
         ((metadata),) = done.results.values()

@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 import dagster as dg
 import pandas as pd
 
+from mlops_assets.defs.fan_out import fan_out
 from mlops_assets.defs.features.assets import expected_gpus, read_parsed
 from mlops_assets.defs.partitions import (
     FLEET_BACKFILL,
     HOURLY_FMT,
     fail_range_step,
-    fan_out,
     host_hour_partitions,
     host_hours,
     light_range_results,
@@ -88,7 +88,9 @@ def health_events(
     """One host-hour, or every host-hour of a fleet-hour / catch-up range (each host's hours in order,
     so escalation sees the earlier hours' events)."""
     store = storage.store()
-    done = fan_out(context, host_hours(context), lambda host, hour: health_host_hour(store, host, hour))
+    done = fan_out(
+        context, host_hours(context), lambda host, hour: health_host_hour(store, host, hour), processes=True
+    )
     if context.has_partition_key:
         ((metadata),) = done.results.values()
         yield dg.MaterializeResult(metadata=metadata)

@@ -4,11 +4,10 @@ import hashlib
 
 import dagster as dg
 
+from mlops_assets.defs.fan_out import FanOut, fan_out
 from mlops_assets.defs.partitions import (
     FLEET_BACKFILL,
-    FanOut,
     fail_range_step,
-    fan_out,
     host_hour_partitions,
     host_hours,
     range_results,

@@ -7,12 +7,12 @@ from datetime import timedelta
 import dagster as dg
 import pandas as pd
 
+from mlops_assets.defs.fan_out import fan_out
 from mlops_assets.defs.model.resources import ModelRegistryResource
 from mlops_assets.defs.partitions import (
     FLEET_BACKFILL,
     HOURLY_FMT,
     fail_range_step,
-    fan_out,
     host_hour_partitions,
     host_hours,
     light_range_results,

@@ -12,13 +12,12 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pandas as pd
 
+from mlops_assets.defs.fan_out import FanOut, fan_out
 from mlops_assets.defs.ingest.assets import RAW_KEYS
 from mlops_assets.defs.partitions import (
     FLEET_BACKFILL,
-    FanOut,
     check_events,
     fail_range_step,
-    fan_out,
     host_hour_partitions,
     host_hours,
     range_results,
@@ -77,8 +76,9 @@ def _newest_hour(store, source: str, host: str) -> datetime | None:
 
 def parse_host_hour(
     store, source: str, host: str, hour: str
-) -> tuple[dict[str, object], list[dg.AssetCheckResult]]:
-    """Parse one host-hour of ``source``: write its tables + quarantine; return metadata and check verdicts."""
+) -> tuple[dict[str, object], list[dict[str, object]]]:
+    """Parse one host-hour of ``source``: write its tables + quarantine; return metadata and check
+    verdicts (AssetCheckResult keyword arguments: plain data, so it runs in a forked worker)."""
     main_table = SOURCE_TABLES[source][0]
     parsed = parse_source(source, read_raw_members(store, source, host, hour), host)
     for table, df in parsed.tables.items():
@@ -88,9 +88,9 @@ def parse_host_hour(
     reasons = parsed.quarantine["reason"].value_counts().to_dict() if len(parsed.quarantine) else {}
 
     rate = parsed.quarantine_rate
-    checks: list[dg.AssetCheckResult] = []
+    checks: list[dict[str, object]] = []
     checks.append(
-        dg.AssetCheckResult(
+        dict(
             check_name="quarantine_rate",
             passed=rate <= MAX_QUARANTINE_RATE,
             severity=dg.AssetCheckSeverity.ERROR,
@@ -107,7 +107,7 @@ def parse_host_hour(
         f"{t}: {p}" for t, df in parsed.tables.items() for p in schema_mismatches(df, TABLE_SCHEMAS[t])
     ]
     checks.append(
-        dg.AssetCheckResult(
+        dict(
             check_name="column_schema",
             passed=not problems,
             severity=dg.AssetCheckSeverity.ERROR,
@@ -119,7 +119,7 @@ def parse_host_hour(
     series = [g["ts"] for _, g in main.groupby(group, dropna=False)] if group and len(main) else [main["ts"]]
     violations = sum(timestamp_order_violations(s, tolerance) for s in series)
     checks.append(
-        dg.AssetCheckResult(
+        dict(
             check_name="timestamps_in_order",
             passed=violations == 0,
             severity=dg.AssetCheckSeverity.WARN,
@@ -129,7 +129,7 @@ def parse_host_hour(
     newest = _newest_hour(store, source, host)
     lag_h = (datetime.now(UTC) - (newest + timedelta(hours=1))).total_seconds() / 3600 if newest else None
     checks.append(
-        dg.AssetCheckResult(
+        dict(
             check_name="raw_freshness",
             passed=lag_h is not None and lag_h <= MAX_RAW_LAG_HOURS,
             severity=dg.AssetCheckSeverity.WARN,
@@ -190,7 +190,10 @@ def build_parse_asset(source: str) -> dg.AssetsDefinition:
     def _parse(context: dg.AssetExecutionContext, storage: StorageResource):
         store = storage.store()
         done = fan_out(
-            context, host_hours(context), lambda host, hour: parse_host_hour(store, source, host, hour)
+            context,
+            host_hours(context),
+            lambda host, hour: parse_host_hour(store, source, host, hour),
+            processes=True,
         )
         if context.has_partition_key:
             ((metadata, _),) = done.results.values()
@@ -203,7 +206,10 @@ def build_parse_asset(source: str) -> dg.AssetsDefinition:
                 without_schema,
                 schema=next(iter(done.results.values()))[0][SCHEMA_KEY],
             )
-        events = check_events(context, key, {k: checks for k, (_, checks) in done.results.items()}, by_name)
+        verdicts = {
+            k: [dg.AssetCheckResult(**kw) for kw in checks] for k, (_, checks) in done.results.items()
+        }
+        events = check_events(context, key, verdicts, by_name)
         yield from events
         fail_range_step(done, events)
 
