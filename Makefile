@@ -5,6 +5,9 @@ UV := .tools/bin/uv
 PY := .venv/bin/python
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export MLOPS_HOME ?= $(CURDIR)/.mlops
+# Dagster writes a run's planned and a range step's materialization events as batches of this size
+# (mlops_assets/local_event_log.py: one transaction per batch; dagster-postgres: one INSERT).
+export DAGSTER_EVENT_BATCH_SIZE ?= 100
 
 .PHONY: venv demo test ui bench lint fmt clean image image-smoke
 

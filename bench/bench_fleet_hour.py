@@ -10,8 +10,8 @@ feature columns, registered in a tmp MLflow (sqlite) store.
   quarantine, features, template counts, scores, evidence; atomic temp + fsync + rename).
   `pure_compute_s` is the same without any write (reported, not the target's denominator). Not in
   either: the parse quality checks and the re-reads between steps (a step boundary's cost).
-- Dagster: a persistent local instance: a fresh DAGSTER_HOME with the repo's dagster.yaml, as `make dev`
-  (SQLite; the event log is mlops_assets/local_event_log.py);
+- Dagster: a persistent local instance: a fresh DAGSTER_HOME with the repo's dagster.yaml and
+  DAGSTER_EVENT_BATCH_SIZE=100, as `make dev` (SQLite; the event log is mlops_assets/local_event_log.py);
   new_data_sensor's tick yields ONE run for the fleet-hour (raw -> parsed -> window_features ->
   anomaly_scores, range over the 20 hosts), executed in process. Wall = tick + run. Every event-log
   write is timed (`event_log_s`, by event type): the overhead split into Dagster's own event writing
@@ -222,6 +222,7 @@ def local_home(home: Path) -> Path:
     home.mkdir()
     (home / "dagster.yaml").write_text((Path(__file__).resolve().parents[1] / "dagster.yaml").read_text())
     os.environ["DAGSTER_HOME"] = str(home)
+    os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", "100")  # what the Makefile exports for `make dev`
     return home
 
 

@@ -15,6 +15,10 @@ daemon does not collect one per run it ever read):
   connection checkpoints the WAL into ``<run_id>.db``, and that file change is what the webserver's
   watchdog waits for to stream a running run's logs. Pooling these connections would stall the live
   view until the run ends.
+- a batch of events (Dagster sends the planned materializations of a run and the materializations
+  of a range step as batches when ``DAGSTER_EVENT_BATCH_SIZE`` > 0; the Makefile sets it) is written
+  in ONE transaction per file instead of one per event: all of it or, on an error, none of it (the
+  instance then stores the events one by one).
 
 What is stored and where is unchanged (same files, schema and watchers), so a webserver or CLI
 running stock Dagster reads the same home. Configured in ``dagster.yaml`` (local only; production
@@ -27,12 +31,13 @@ import os
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from dagster import Field, StringSource
 from dagster._config import UserConfigSchema
+from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     INDEX_SHARD_NAME,
     SqliteEventLogStorage,
@@ -40,7 +45,7 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS, create_db_conn_string
 from dagster._serdes import ConfigurableClassData
 from sqlalchemy import create_engine
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, RootTransaction
 from sqlalchemy.pool import NullPool, QueuePool
 
 MAX_RUN_ENGINES = 32  # run files read or written recently by this process
@@ -55,6 +60,7 @@ class KeptEngineSqliteEventLogStorage(SqliteEventLogStorage):
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._engines_lock = threading.Lock()
+        self._batch = threading.local()  # .open: shard -> (connection, transaction) of this thread's batch
         super().__init__(base_dir, inst_data)
         _LIVE.add(self)
 
@@ -103,16 +109,39 @@ class KeptEngineSqliteEventLogStorage(SqliteEventLogStorage):
                 self._engines.pop(runs[0]).dispose()
             return engine
 
+    def _ready_engine(self, shard: str) -> Engine:
+        engine = self._engine(shard)
+        if shard not in self._initialized_dbs:
+            self._initdb(engine)
+            self._initialized_dbs.add(shard)
+        return engine
+
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
         # Same contract as the parent: one statement group at a time per process, in a transaction.
+        batch: dict[str, tuple[Connection, RootTransaction]] | None = getattr(self._batch, "open", None)
+        if batch is not None:  # this thread holds _db_lock for its batch: every write joins it
+            if shard not in batch:
+                conn = self._batch.stack.enter_context(self._ready_engine(shard).connect())
+                batch[shard] = (conn, conn.begin())
+            yield batch[shard][0]
+            return
         with self._db_lock:
-            engine = self._engine(shard)
-            if shard not in self._initialized_dbs:
-                self._initdb(engine)
-                self._initialized_dbs.add(shard)
-            with engine.connect() as conn, conn.begin():
+            with self._ready_engine(shard).connect() as conn, conn.begin():
                 yield conn
+
+    def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
+        """Each event stored exactly as ``store_event`` does, in one transaction per file; committed
+        run file first, then the index (the order a single event is written in)."""
+        with self._db_lock, ExitStack() as stack:
+            self._batch.open, self._batch.stack = {}, stack
+            try:
+                for event in events:
+                    self.store_event(event)
+                for _, transaction in self._batch.open.values():
+                    transaction.commit()
+            finally:
+                self._batch.open = None  # the stack's exit closes (and, uncommitted, rolls back) them
 
     def has_table(self, table_name: str) -> bool:
         with self._engine(INDEX_SHARD_NAME).connect() as conn:

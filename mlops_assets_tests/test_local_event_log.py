@@ -102,3 +102,88 @@ def test_run_engines_are_bounded(home: Path, monkeypatch: pytest.MonkeyPatch) ->
         kept = [s for s in instance.event_log_storage._engines if s != "index"]
         assert kept == runs[-2:]
         assert len(instance.all_logs(runs[0])) > 0  # an evicted run is still readable (a new engine)
+
+
+HOURS = dg.StaticPartitionsDefinition([f"h{i}" for i in range(6)])
+
+
+@dg.asset(partitions_def=HOURS, backfill_policy=dg.BackfillPolicy.single_run())
+def ranged(context) -> dg.MaterializeResult:
+    """One step over a partition range: Dagster sends its materializations as one batch."""
+    return dg.MaterializeResult(metadata={"partitions": len(context.partition_keys)})
+
+
+def _materialize_range(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [ranged],
+        instance=instance,
+        tags={"dagster/asset_partition_range_start": "h0", "dagster/asset_partition_range_end": "h5"},
+    )
+
+
+def _index_commits(home: Path, batch_size: str, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
+    """Commits to index.db during one range run, and the run's id."""
+    from sqlalchemy import event
+
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", batch_size)
+    commits: list[int] = []
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        engine = instance.event_log_storage._engine("index")
+        event.listen(engine, "commit", lambda conn: commits.append(1))
+        result = _materialize_range(instance)
+        assert result.success
+    return len(commits), result.run_id
+
+
+def test_a_batch_is_written_in_one_transaction_per_file_and_read_back_by_stock_dagster(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one_by_one, _ = _index_commits(home, "0", monkeypatch)
+    batched, run_id = _index_commits(home, "100", monkeypatch)  # as the Makefile exports
+    # 6 planned + 6 materialization events: 12 index commits one by one, 2 as two batches
+    assert one_by_one - batched == 10, (one_by_one, batched)
+    stock = SqliteEventLogStorage(str(home / "history" / "runs"))
+    try:
+        records = stock.fetch_materializations(dg.AssetKey("ranged"), limit=100).records
+        assert sorted(r.partition_key for r in records if r.run_id == run_id) == [f"h{i}" for i in range(6)]
+        planned = [
+            e
+            for e in stock.get_logs_for_run(run_id)
+            if e.dagster_event_type == dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED
+        ]
+        assert len(planned) == 6
+    finally:
+        stock.dispose()
+
+
+def test_a_batch_that_fails_half_way_leaves_nothing_and_the_events_are_stored_once(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """All or nothing: a failure on the 4th event of a batch rolls back the first three, so the
+    instance's fallback (store them one by one) does not write them twice."""
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "100")
+    original = KeptEngineSqliteEventLogStorage.store_event
+    calls = {"in_batch": 0, "failed": 0}
+
+    def flaky(self, event):
+        if getattr(self._batch, "open", None) is not None and event.dagster_event_type == (
+            dg.DagsterEventType.ASSET_MATERIALIZATION
+        ):
+            calls["in_batch"] += 1
+            if calls["in_batch"] == 4:
+                calls["failed"] += 1
+                raise OSError("disk full (injected)")
+        return original(self, event)
+
+    monkeypatch.setattr(KeptEngineSqliteEventLogStorage, "store_event", flaky)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        result = _materialize_range(instance)
+        assert result.success and calls["failed"] == 1
+        records = instance.fetch_materializations(dg.AssetKey("ranged"), limit=100).records
+        assert sorted(r.partition_key for r in records) == [f"h{i}" for i in range(6)], "each exactly once"
+        logged = [
+            e
+            for e in instance.all_logs(result.run_id)
+            if e.dagster_event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
+        ]
+        assert len(logged) == 6
