@@ -102,9 +102,9 @@ def run_all_stages(
     results: dict[str, dg.ExecuteInProcessResult] = {}
     how = "one range run" if ranges else "one run each"
     say(f"collect_and_parse: {len(keys)} host-hour partitions ({how})")
-    # Per-key runs go newest hour first: each parse step's raw_freshness check judges the host's newest
-    # collected hour, which a chronological backfill would report as stale (~200 WARN alerts for one
-    # simulated day). A range run collects every hour before it parses any.
+    # Per-key runs go newest hour first: each collect step's raw_freshness check judges every host's
+    # newest collected hour, which a chronological backfill would report as stale (a WARN per source
+    # and run for one simulated day). A range run collects every hour before it judges.
     newest_first = sorted(keys, key=lambda k: k.keys_by_dimension["hour"], reverse=True)
     results["collect_and_parse"] = run_stage(defs, instance, "collect_and_parse", newest_first, ranges)
     say("mining log templates")

@@ -104,6 +104,13 @@ def test_one_failing_host_is_named_not_materialized_and_the_others_are_scored(
             dg.AssetKey(src), [lost], defs.resolve_assets_def(src).partitions_def
         )
         assert status == {lost: dg.AssetPartitionStatus.FAILED}, "shown as failed, not green"
+    # The lost host, registered but never collected, is named by the freshness verdict of each source.
+    (fresh,) = [
+        e
+        for e in _check_evaluations(instance, result.run_id)
+        if e.asset_key == dg.AssetKey("raw_journal") and e.check_name == "raw_freshness"
+    ]
+    assert fresh.metadata["hosts_behind"].value[HOSTS[1]] == "never collected" and not fresh.passed
     # Per host x hour events carry their OWN figures.
     gpu_raw = _partition_events(instance, "raw_gpu", result.run_id)
     assert set(gpu_raw) == good and all(md["lines"].value > 0 for md in gpu_raw.values())
@@ -148,10 +155,15 @@ def test_a_range_step_records_each_host_hour_on_its_own_event(
         if e.asset_key == dg.AssetKey("parsed_gpu")
     }
     assert verdicts == {
-        (f"{h}|{hour}", c)
-        for h in HOSTS
-        for c in ("quarantine_rate", "column_schema", "timestamps_in_order", "raw_freshness")
+        (f"{h}|{hour}", c) for h in HOSTS for c in ("quarantine_rate", "column_schema", "timestamps_in_order")
     }
+    # Freshness: ONE verdict per source for the whole fleet (the simulated hours are in the past)
+    (fresh,) = [
+        e for e in _check_evaluations(instance, result.run_id) if e.asset_key == dg.AssetKey("raw_gpu")
+    ]
+    assert fresh.check_name == "raw_freshness" and fresh.partition is None and not fresh.passed
+    assert sorted(fresh.metadata["hosts_behind"].value) == list(HOSTS)
+    assert fresh.metadata["worst_lag_hours"].value > fresh.metadata["max_lag_hours"].value
 
 
 def _partition_events(instance: dg.DagsterInstance, key: str, run_id: str | None) -> dict[str, dict]:

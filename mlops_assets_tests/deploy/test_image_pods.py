@@ -257,7 +257,7 @@ def test_parse_step_pod_materializes_its_partition(
         e.dagster_event.event_specific_data.check_name
         for e in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
     }
-    assert checks == {"quarantine_rate", "column_schema", "timestamps_in_order", "raw_freshness"}
+    assert checks == {"quarantine_rate", "column_schema", "timestamps_in_order"}
     written = list((seeded["data"] / "storage" / "gpu_samples" / host).rglob("*"))
     assert any(p.is_file() and p.stat().st_uid == 10001 for p in written), (
         "the pod (uid 10001) wrote no table"

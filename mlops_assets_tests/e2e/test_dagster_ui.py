@@ -38,7 +38,7 @@ pytestmark = pytest.mark.e2e
 HOST = "gpu-node-01"  # the simulator's name for host index 0
 HOSTS_PARTITIONS = "hosts"
 RAW_ASSETS = ["raw_gpu", "raw_journal", "raw_kernel", "raw_docker_logs", "raw_docker_events"]
-PARSED_CHECKS = ["quarantine_rate", "column_schema", "timestamps_in_order", "raw_freshness"]
+PARSED_CHECKS = ["quarantine_rate", "column_schema", "timestamps_in_order"]  # per host-hour
 GRAPH_ASSETS = ["raw_gpu", "parsed_journal", "anomaly_model"]  # must be among the assets the graph shows
 
 
@@ -86,7 +86,7 @@ def partition_run(dagster_ui: DagsterUI) -> PartitionRun:
         LOCATION_NAME,
         implicit_asset_job(client, "parsed_gpu"),
         assets=[*RAW_ASSETS, "parsed_gpu"],
-        checks=[("parsed_gpu", c) for c in PARSED_CHECKS],
+        checks=[("parsed_gpu", c) for c in PARSED_CHECKS] + [(a, "raw_freshness") for a in RAW_ASSETS],
         tags=tags,
     )
     return PartitionRun(run_id, str(key), wait_for_run(client, run_id))
@@ -111,13 +111,22 @@ def test_partition_run_succeeds_and_records_materializations(
 def test_partition_run_records_every_check_passing(
     dagster_ui: DagsterUI, partition_run: PartitionRun
 ) -> None:
-    """The run evaluated parsed_gpu's four checks on fault-free data, and each passed."""
+    """The run evaluated parsed_gpu's three checks on fault-free data, and each passed."""
     for check in PARSED_CHECKS:
         executions = check_executions(dagster_ui.client, "parsed_gpu", check)
         assert [e["runId"] for e in executions] == [partition_run.run_id], (check, executions)
         (execution,) = executions
         assert execution["status"] == "SUCCEEDED", (check, execution)
         assert execution["evaluation"]["success"] is True, (check, execution)
+
+
+def test_raw_freshness_is_one_fleet_verdict_per_source_and_passes_for_a_live_host(
+    dagster_ui: DagsterUI, partition_run: PartitionRun
+) -> None:
+    for asset in RAW_ASSETS:
+        executions = check_executions(dagster_ui.client, asset, "raw_freshness")
+        assert [(e["runId"], e["partition"]) for e in executions] == [(partition_run.run_id, None)], asset
+        assert executions[0]["evaluation"]["success"] is True, (asset, executions[0])
 
 
 def test_check_results_are_recorded_per_partition(dagster_ui: DagsterUI, partition_run: PartitionRun) -> None:

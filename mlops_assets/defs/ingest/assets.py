@@ -5,6 +5,7 @@ import hashlib
 import dagster as dg
 
 from mlops_assets.defs.fan_out import FanOut, fan_out
+from mlops_assets.defs.ingest.freshness import freshness_result, freshness_spec, registered_hosts
 from mlops_assets.defs.partitions import (
     FLEET_BACKFILL,
     fail_range_step,
@@ -44,6 +45,7 @@ RAW_KEYS = {source: dg.AssetKey(f"raw_{source}") for source in SOURCES}
     ],
     partitions_def=host_hour_partitions,
     can_subset=True,
+    check_specs=[freshness_spec(RAW_KEYS[source]) for source in SOURCES],
     backfill_policy=FLEET_BACKFILL,
     op_tags=stage_tags("collect"),
 )
@@ -102,4 +104,8 @@ def raw_logs(context: dg.AssetExecutionContext, log_source: LogSourceResource, s
                 "path": dg.MetadataValue.path(st["path"]),
             },
         )
+    hosts = registered_hosts(context.instance)
+    for src in wanted:
+        if dg.AssetCheckKey(RAW_KEYS[src], "raw_freshness") in context.selected_asset_check_keys:
+            yield freshness_result(store, src, RAW_KEYS[src], hosts)
     fail_range_step(done)

@@ -7,7 +7,6 @@ downstream features/scoring of that run.
 
 import os
 import warnings
-from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pandas as pd
@@ -21,7 +20,6 @@ from mlops_assets.defs.partitions import (
     host_hour_partitions,
     host_hours,
     range_results,
-    window_of,
 )
 from mlops_assets.defs.schema import table_schema
 from mlops_assets.defs.tags import stage_tags
@@ -34,7 +32,6 @@ from mlops_assets.resources import StorageResource
 
 OWNERS = ["team:sre"]
 MAX_QUARANTINE_RATE = float(os.getenv("MLOPS_MAX_QUARANTINE_RATE", "0.01"))
-MAX_RAW_LAG_HOURS = float(os.getenv("MLOPS_MAX_RAW_LAG_HOURS", "3"))
 # Sources interleave writers (several GPUs, containers): allow this much backwards jitter.
 ORDER_TOLERANCE = {"gpu": "2s", "journal": "5s", "kernel": "5s", "docker_logs": "5s", "docker_events": "5s"}
 PARSED_KEYS = {source: dg.AssetKey(f"parsed_{source}") for source in SOURCES}
@@ -62,16 +59,7 @@ _CHECKS: list[dict] = [
         "name": "timestamps_in_order",
         "description": "Records do not go back in time beyond the source's tolerance.",
     },
-    {
-        "name": "raw_freshness",
-        "description": f"The newest collected hour of this host is at most {MAX_RAW_LAG_HOURS:g} h old.",
-    },
 ]
-
-
-def _newest_hour(store, source: str, host: str) -> datetime | None:
-    keys = store.keys(f"raw_{source}", host)
-    return max((window_of(k)[0] for k in keys), default=None)
 
 
 def parse_host_hour(
@@ -124,20 +112,6 @@ def parse_host_hour(
             passed=violations == 0,
             severity=dg.AssetCheckSeverity.WARN,
             metadata={"violations": violations, "tolerance": str(tolerance)},
-        )
-    )
-    newest = _newest_hour(store, source, host)
-    lag_h = (datetime.now(UTC) - (newest + timedelta(hours=1))).total_seconds() / 3600 if newest else None
-    checks.append(
-        dict(
-            check_name="raw_freshness",
-            passed=lag_h is not None and lag_h <= MAX_RAW_LAG_HOURS,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={
-                "newest_hour": newest.isoformat() if newest else "none",
-                "lag_hours": round(lag_h, 2) if lag_h is not None else -1.0,
-                "max_lag_hours": MAX_RAW_LAG_HOURS,
-            },
         )
     )
     ts = main["ts"].dropna()
