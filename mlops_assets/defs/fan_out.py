@@ -109,7 +109,10 @@ def _returned(host_keys: Sequence[Key], payload: bytes) -> list[Outcome]:
 
 def _lost(host_keys: Sequence[Key], exc: BaseException) -> list[Outcome]:
     """Every host-hour of a worker that died or whose results could not be sent back."""
-    why = f"worker process lost ({type(exc).__name__}: {exc}); killed for memory? see the host's kernel log"
+    why = (
+        f"worker process lost ({type(exc).__name__}: {exc}); killed by the OOM killer? "
+        "see dmesg on the machine running this step"
+    )
     return [(k, None, why, None) for k in host_keys]
 
 
