@@ -9,7 +9,8 @@ Two kinds of workers, chosen by the step:
   the host-hour keys go in and the results (metadata, check verdicts) come back pickled.
 
 Each host's hours run in order in one worker (a source's cursor and the health escalation resume from
-the previous hour).
+the previous hour). In a forked worker a host-hour that runs past MLOPS_FLEET_HOST_HOUR_TIMEOUT_S fails
+by name and the worker goes on with the next.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import signal
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -27,12 +29,14 @@ import dagster as dg
 
 PARALLELISM_ENV = "MLOPS_FLEET_PARALLELISM"
 PROCESSES_ENV = "MLOPS_FLEET_PROCESSES"
+TIMEOUT_ENV = "MLOPS_FLEET_HOST_HOUR_TIMEOUT_S"
 
 Key = tuple[str, str]
 # (host-hour, result, error text, the exception itself: kept in this process only, never pickled)
 Outcome = tuple[Key, Any, str | None, BaseException | None]
 
 _FORK_WORK: Callable[[str, str], Any] | None = None  # inherited by the pool being forked
+_FORK_LIMIT_S = 0.0  # its time limit per host-hour
 _FORK_LOCK = threading.Lock()  # one pool forks at a time, so the global names ITS work
 
 
@@ -49,6 +53,40 @@ def processes_allowed() -> bool:
     if raw not in ("0", "1"):
         raise ValueError(f"{PROCESSES_ENV} must be 0 or 1, got {raw!r}")
     return raw == "1"
+
+
+def host_hour_timeout() -> float:
+    """Seconds a host-hour may take in a forked worker before it fails by name (default 30 min)."""
+    raw = os.getenv(TIMEOUT_ENV, "1800").strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ValueError(f"{TIMEOUT_ENV} must be a positive number of seconds, got {raw!r}")
+    return value
+
+
+class HostHourTimeout(Exception):
+    """A host-hour's work in a forked worker ran past MLOPS_FLEET_HOST_HOUR_TIMEOUT_S."""
+
+
+def _on_alarm(signum: int, frame: object) -> None:
+    raise HostHourTimeout(f"no result after {_FORK_LIMIT_S:g} s ({TIMEOUT_ENV}); the worker goes on")
+
+
+def _time_limited(work: Callable[[str, str], Any]) -> Callable[[str, str], Any]:
+    """The work with a SIGALRM timer around each host-hour (a pool worker runs tasks in its main
+    thread, where Python delivers signals; a blocking sleep, read or lock wait is interrupted)."""
+
+    def limited(host: str, hour: str) -> Any:
+        signal.setitimer(signal.ITIMER_REAL, _FORK_LIMIT_S)
+        try:
+            return work(host, hour)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+    return limited
 
 
 def usable_cpus() -> int:
@@ -85,7 +123,8 @@ def _forked_host_run(host_keys: Sequence[Key]) -> bytes:
     fails its own host by name instead of breaking the whole pool."""
     if _FORK_WORK is None:
         raise RuntimeError("forked fleet worker has no work: the pool was not started by fan_out")
-    outcomes = [(k, v, err, None) for k, v, err, _ in _host_run(_FORK_WORK, host_keys)]
+    signal.signal(signal.SIGALRM, _on_alarm)
+    outcomes = [(k, v, err, None) for k, v, err, _ in _host_run(_time_limited(_FORK_WORK), host_keys)]
     try:
         return pickle.dumps(outcomes)
     except Exception as exc:  # noqa: BLE001 - named, with what to fix
@@ -117,9 +156,10 @@ def _lost(host_keys: Sequence[Key], exc: BaseException) -> list[Outcome]:
 
 
 def _in_processes(work: Callable[[str, str], Any], groups: list[list[Key]], workers: int) -> list[Outcome]:
-    global _FORK_WORK
+    global _FORK_WORK, _FORK_LIMIT_S
+    limit = host_hour_timeout()  # read and checked here: a bad value fails the step, not each worker
     with _FORK_LOCK:
-        _FORK_WORK = work
+        _FORK_WORK, _FORK_LIMIT_S = work, limit
         try:
             context = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(workers, mp_context=context) as pool:

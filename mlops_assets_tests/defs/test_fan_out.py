@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import dagster as dg
 import pytest
 
-from mlops_assets.defs.fan_out import PROCESSES_ENV, fan_out, processes_allowed, usable_cpus
+from mlops_assets.defs.fan_out import (
+    PROCESSES_ENV,
+    TIMEOUT_ENV,
+    fan_out,
+    host_hour_timeout,
+    processes_allowed,
+    usable_cpus,
+)
 
 KEYS = [(h, k) for h in ("a", "b", "c") for k in ("2026-01-01-02:00", "2026-01-01-00:00", "2026-01-01-01:00")]
 needs_two_cpus = pytest.mark.skipif(usable_cpus() < 2, reason="forked workers need 2+ CPUs (else in-process)")
@@ -81,6 +89,24 @@ def test_a_worker_killed_mid_step_is_named_and_nothing_hangs() -> None:
     assert "worker process lost" in done.failures[("c", "2026-01-01-00:00")]
 
 
+def stuck(host: str, hour: str) -> str:
+    if host == "a" and hour.endswith("00:00"):
+        time.sleep(60)  # a hung read: interrupted by the worker's timer (else this test fails in 60 s)
+    return hour
+
+
+@needs_two_cpus
+def test_a_host_hour_past_its_time_limit_fails_by_name_and_its_worker_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(TIMEOUT_ENV, "0.5")
+    done = fan_out(_context(), KEYS, stuck, parallelism=2, processes=True)
+    assert list(done.failures) == [("a", "2026-01-01-00:00")]
+    assert done.failures[("a", "2026-01-01-00:00")].startswith("HostHourTimeout: no result after 0.5 s")
+    assert done.results[("a", "2026-01-01-01:00")] == "2026-01-01-01:00", "the host's next hour still ran"
+    assert len(done.results) == len(KEYS) - 1
+
+
 def test_threads_when_processes_are_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(PROCESSES_ENV, "0")
     done = fan_out(_context(), KEYS, pid_and_hour, parallelism=2, processes=True)
@@ -100,7 +126,11 @@ def test_every_host_hour_failing_fails_the_step_with_all_errors() -> None:
         fan_out(_context(), KEYS, lambda h, k: 1 / 0, parallelism=2)
 
 
-def test_the_processes_setting_is_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_settings_are_validated(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(PROCESSES_ENV, "yes")
     with pytest.raises(ValueError, match="MLOPS_FLEET_PROCESSES must be 0 or 1"):
         processes_allowed()
+    for bad in ("0", "-3", "soon"):
+        monkeypatch.setenv(TIMEOUT_ENV, bad)
+        with pytest.raises(ValueError, match="MLOPS_FLEET_HOST_HOUR_TIMEOUT_S must be a positive number"):
+            host_hour_timeout()
