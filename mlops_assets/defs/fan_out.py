@@ -90,7 +90,31 @@ def _time_limited(work: Callable[[str, str], Any]) -> Callable[[str, str], Any]:
 
 
 def usable_cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    """CPUs this process may use: its affinity, capped by a container's CPU quota (cgroup v2
+    ``cpu.max`` or v1 ``cpu.cfs_quota_us``): a pod limited to 2 CPUs on a 64-core node forks 2."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    quota = _cgroup_cpu_quota()
+    return max(1, min(cpus, int(quota))) if quota else cpus
+
+
+def _cgroup_cpu_quota(root: str = "/sys/fs/cgroup") -> float | None:
+    """CPUs of the quota (quota / period), or None when there is none."""
+    v2 = _read(f"{root}/cpu.max")  # "max 100000" or "200000 100000"
+    if v2 is not None:
+        quota, _, period = v2.partition(" ")
+    else:
+        quota, period = _read(f"{root}/cpu/cpu.cfs_quota_us"), _read(f"{root}/cpu/cpu.cfs_period_us")
+    if not quota or not period or quota in ("max", "-1"):
+        return None
+    return float(quota) / float(period)
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:  # no such controller on this machine: no quota to honour
+        return None
 
 
 @dataclass

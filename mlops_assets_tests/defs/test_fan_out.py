@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from mlops_assets.defs.fan_out import (
     PROCESSES_ENV,
     TIMEOUT_ENV,
+    _cgroup_cpu_quota,
     fan_out,
     host_hour_timeout,
     processes_allowed,
@@ -134,3 +136,17 @@ def test_the_settings_are_validated(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(TIMEOUT_ENV, bad)
         with pytest.raises(ValueError, match="MLOPS_FLEET_HOST_HOUR_TIMEOUT_S must be a positive number"):
             host_hour_timeout()
+
+
+def test_a_container_cpu_quota_caps_the_workers(tmp_path: Path) -> None:
+    v2, v1, none = tmp_path / "v2", tmp_path / "v1" / "cpu", tmp_path / "none"
+    v2.mkdir()
+    v1.mkdir(parents=True)
+    (v2 / "cpu.max").write_text("200000 100000\n")
+    (v1 / "cpu.cfs_quota_us").write_text("150000\n")
+    (v1 / "cpu.cfs_period_us").write_text("100000\n")
+    assert _cgroup_cpu_quota(str(v2)) == 2.0
+    assert _cgroup_cpu_quota(str(tmp_path / "v1")) == 1.5
+    assert _cgroup_cpu_quota(str(none)) is None
+    (v2 / "cpu.max").write_text("max 100000\n")
+    assert _cgroup_cpu_quota(str(v2)) is None
