@@ -1,7 +1,8 @@
 """The ONE Definitions of the code location: every domain merged, the environment picked once.
 
 Local (default): in-process executor, SQLite/filesystem state under MLOPS_HOME.
-Prod (MLOPS_ASSETS_ENV=prod): every step runs as a Kubernetes Job via dagster-k8s.
+Prod (MLOPS_ASSETS_ENV=prod): training and monitoring steps run as Kubernetes Jobs, the others in the
+run pod (dagster-k8s, mlops_assets/k8s_steps.py).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""Production execution on Kubernetes: every step of every run is its own Job (dagster-k8s).
+"""Production execution on Kubernetes (dagster-k8s): training and monitoring steps are their own Job,
+the other steps run in the run's pod (`k8s_steps.py`).
 
 `prod_executor()` is what `definitions.py` installs when `MLOPS_ASSETS_ENV=prod`, so runs started from
-the UI, sensors and automation all get step pods sized by the `dagster-k8s/config` op tags in
-`defs/tags.py`. The pod shape here (volumes, security context, env sources) must match
+the UI, sensors and automation all route their steps the same way; step pods are sized by the
+`dagster-k8s/config` op tags in `defs/tags.py`. The pod shape here (volumes, security context, env sources) must match
 `deploy/helm/values.yaml` and `deploy/k8s/*.yaml`: the names below are the contract between them and
 `mlops_assets_tests/deploy/` checks that both sides agree.
 
@@ -41,6 +42,8 @@ STEP_TAG_CONCURRENCY_LIMITS: list[dict[str, Any]] = [
     {"key": STAGE_TAG, "value": "train", "limit": 1},
     {"key": STAGE_TAG, "value": "monitor", "limit": 2},
     {"key": STAGE_TAG, "value": "collect", "limit": 8},
+    # parse steps run in the run pod, each forking its workers: two at a time bound its memory
+    {"key": STAGE_TAG, "value": "parse", "limit": 2},
 ]
 
 # The image runs as uid/gid 10001 (deploy/Dockerfile); only /tmp and /data are writable.
@@ -122,7 +125,8 @@ def prod_executor_config() -> dict[str, Any]:
 
 
 def prod_executor() -> dg.ExecutorDefinition:
-    """`k8s_job_executor` preconfigured for this code location (one Kubernetes Job per step)."""
-    from dagster_k8s import k8s_job_executor
+    """`k8s_job_executor`'s config, preconfigured for this code location: a Kubernetes Job per
+    training / monitoring step, every other step a process of the run pod (k8s_steps.py)."""
+    from mlops_assets.k8s_steps import EXECUTOR_NAME, stage_routing_executor
 
-    return k8s_job_executor.configured(prod_executor_config(), name="k8s_step_pods")
+    return stage_routing_executor.configured(prod_executor_config(), name=EXECUTOR_NAME)

@@ -100,7 +100,7 @@ def test_executor_config_passes_dagster_validation(executor_config: dict[str, An
     stages = {limit["value"] for limit in result.value["tag_concurrency_limits"]}
     assert stages <= set(POD_RESOURCES)
     executor = prod.prod_executor()
-    assert isinstance(executor, dg.ExecutorDefinition) and executor.name == "k8s_step_pods"
+    assert isinstance(executor, dg.ExecutorDefinition) and executor.name == "k8s_pods_for_train_and_monitor"
 
 
 def test_executor_config_rejects_a_bad_value(executor_config: dict[str, Any]) -> None:
@@ -156,5 +156,5 @@ def test_prod_definitions_load_without_a_cluster(tmp_path) -> None:  # type: ign
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["jobs"] >= 1
-    assert result["executors"] == ["k8s_step_pods"], result
+    assert result["executors"] == ["k8s_pods_for_train_and_monitor"], result
     assert str(REPO_ROOT)  # the subprocess imports the package installed in the venv (editable)
